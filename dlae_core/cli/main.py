@@ -1,0 +1,55 @@
+"""The ``dlae`` command. User errors (DlaeError) become one line each and exit code 2,
+in exactly one place (:class:`DlaeGroup`); any other exception is a bug and keeps its traceback.
+Commands import what they need lazily so ``dlae --help`` and ``dlae validate`` stay fast."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import click
+
+from .. import __version__
+from ..errors import DlaeError
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
+class DlaeGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        warnings.showwarning = _print_warning
+        try:
+            return super().invoke(ctx)
+        except DlaeError as exc:
+            for line in exc.lines():
+                click.echo(f"error: {line}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=DlaeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dlae")
+def cli() -> None:
+    """dlae: run a whole deep-learning experiment from one JSON config."""
+
+
+def _register_commands() -> None:
+    from . import config_commands, registry_commands
+
+    for module in (config_commands, registry_commands):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+    try:
+        from . import run_commands
+    except ImportError:  # pragma: no cover - only while a command module is absent
+        return
+    for command in run_commands.COMMANDS:
+        cli.add_command(command)
+
+
+_register_commands()
+
+
+def main() -> None:  # console-script entry point
+    sys.exit(cli.main(standalone_mode=True))

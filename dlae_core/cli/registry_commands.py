@@ -1,0 +1,64 @@
+"""``dlae list ...`` and ``dlae plugins``."""
+
+from __future__ import annotations
+
+import click
+
+from ..plugins import KINDS
+
+
+def _rows(registry, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
+    items, owner = registry.items[kind], registry.owner
+    if kind == "layers":
+        return ("name", "parameters", "family", "plugin", "description"), [
+            (n, ":".join(p.name for p in t.params) or "-", t.family, owner[(kind, n)], t.doc)
+            for n, t in items.items()]
+    if kind == "losses":
+        return ("name", "parameter1", "parameter2", "targets", "techniques", "plugin"), [
+            (n, i.parameter1 or "-", i.parameter2 or "-", i.target, ", ".join(i.techniques), owner[(kind, n)])
+            for n, i in items.items()]
+    if kind == "optimizers":
+        return ("name", "reads", "plugin", "description"), [
+            (n, ", ".join(i.reads), owner[(kind, n)], i.doc) for n, i in items.items()]
+    if kind == "backends":
+        return ("name", "available", "plugin", "description"), [
+            (n, "yes" if not i.missing() else "no (needs " + ", ".join(i.missing()) + ")", owner[(kind, n)], i.doc)
+            for n, i in items.items()]
+    return ("name", "plugin", "description"), [(n, owner[(kind, n)], i.doc) for n, i in items.items()]
+
+
+@click.command(name="list")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--names", is_flag=True, help="Print bare names, one per line.")
+def list_(kind: str, names: bool) -> None:
+    """List registered layers, losses, optimizers, activations, techniques or backends."""
+    from ..plugins import get_registry
+
+    registry = get_registry()
+    if names:
+        for name in registry.items[kind]:
+            click.echo(name)
+        return
+    from .render import print_rows
+
+    columns, rows = _rows(registry, kind)
+    print_rows(f"{len(rows)} {kind}", columns, rows)
+
+
+@click.command()
+def plugins() -> None:
+    """Installed plugin distributions, their versions and what each registers."""
+    from ..plugins import get_registry
+    from .render import print_rows
+
+    registry = get_registry()
+    rows = []
+    for loaded in registry.pm.dlae_loaded:
+        registered = registry.registered_by(loaded.name)
+        summary = "; ".join(f"{len(v)} {k}: {', '.join(v[:6])}{', ...' if len(v) > 6 else ''}"
+                            for k, v in sorted(registered.items())) or "builders only"
+        rows.append((loaded.name, loaded.distribution or "-", loaded.version or "-", summary))
+    print_rows("dlae plugins", ("plugin", "distribution", "version", "registers"), rows)
+
+
+COMMANDS = (list_, plugins)

@@ -1,0 +1,138 @@
+"""Read a config (original string form or typed form) into a frozen :class:`Config`.
+
+Every problem is collected with its JSON path; nothing is silently "fixed".
+Absent keys (and, in the string form, empty strings) take their defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+
+from ..errors import ConfigError, ConfigFileError, Problem, problem
+from ..layers.grammar import parse_layer
+from .schema import LAYER_LISTS, REQUIRED, SECTIONS, Config, Layers
+from .values import ValueProblem
+
+
+def read_json(path: str | Path) -> dict:
+    """Load a JSON file; a syntax error names the line and column."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"cannot read config file {str(path)!r}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigFileError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{path}: a config must be a JSON object with sections such as "
+                              f"'config_file' and 'layers'; received a {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path, registry) -> Config:
+    """Read and parse a config file (see :func:`parse_config`)."""
+    return parse_config(read_json(path), registry, source=str(path))
+
+
+def parse_config(raw: dict, registry, source: str | None = None) -> Config:
+    """Parse a config dict; raise ConfigError listing every problem found."""
+    problems: list[Problem] = []
+    known = set(SECTIONS) | {"layers"}
+    for name in raw:
+        if name not in known:
+            problems.append(problem(name, "unknown section", expected="one of " + ", ".join(SECTIONS) + ", layers",
+                                    received=name, choices=known))
+    sections = {name: _parse_section(name, cls, raw.get(name, {}), registry, problems)
+                for name, cls in SECTIONS.items()}
+    sections["layers"] = _parse_layers(raw.get("layers", {}), registry, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(**sections, source=source)
+
+
+def _parse_section(name: str, cls: type, raw: object, registry, problems: list[Problem]):
+    if not isinstance(raw, dict):
+        problems.append(problem(name, "a section must be a JSON object", received=raw))
+        raw = {}
+    fields = {f.name: f for f in attrs.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            problems.append(problem(f"{name}.{key}", "unknown key", expected=f"a key of section {name!r}",
+                                    received=key, choices=fields))
+    values = {}
+    for key, field in fields.items():
+        where = f"{name}.{key}"
+        value = raw.get(key, None) if key in raw else None
+        absent = key not in raw or value == "" or (value is None and not _accepts_none(field))
+        if absent:
+            if field.default is REQUIRED:
+                problems.append(problem(where, "required key is missing or empty",
+                                        expected=_expected(field, registry), received=value if key in raw else None))
+            else:
+                values[key] = field.default
+            continue
+        parsed = _parse_value(field, value, where, registry, problems)
+        if parsed is not _FAILED:
+            values[key] = parsed
+    if len(values) < len(fields):
+        return None
+    return cls(**values)
+
+
+_FAILED = object()
+
+
+def _accepts_none(field) -> bool:
+    return field.default is None
+
+
+def _expected(field, registry) -> str:
+    registry_name = field.metadata["registry"]
+    if registry_name:
+        return "one of " + ", ".join(repr(n) for n in sorted(registry.items[registry_name]))
+    return field.metadata["kind"].describe()
+
+
+def _parse_value(field, value, where: str, registry, problems: list[Problem]):
+    kind = field.metadata["kind"]
+    try:
+        parsed = kind.parse(value)
+    except ValueProblem as exc:
+        problems.append(Problem(where, "invalid value", exc.expected, value, exc.suggestion))
+        return _FAILED
+    registry_name = field.metadata["registry"]
+    if registry_name and parsed not in registry.items[registry_name]:
+        problems.append(problem(where, f"unknown {registry_name[:-1]}", expected=_expected(field, registry),
+                                received=parsed, choices=registry.items[registry_name]))
+        return _FAILED
+    return parsed
+
+
+def _parse_layers(raw: object, registry, problems: list[Problem]) -> Layers | None:
+    if not isinstance(raw, dict):
+        problems.append(problem("layers", "a section must be a JSON object", received=raw))
+        return None
+    for key in raw:
+        if key not in LAYER_LISTS:
+            problems.append(problem(f"layers.{key}", "unknown key", expected="one of " + ", ".join(LAYER_LISTS),
+                                    received=key, choices=LAYER_LISTS))
+    lists, before = {}, len(problems)
+    for key in LAYER_LISTS:
+        entries = raw.get(key, [])
+        if not isinstance(entries, list):
+            problems.append(problem(f"layers.{key}", "a layer list must be a JSON array", received=entries))
+            continue
+        specs = []
+        for index, entry in enumerate(entries):
+            spec, found = parse_layer(entry, f"layers.{key}[{index}]", registry)
+            problems.extend(found)
+            specs.append(spec)
+        lists[key] = tuple(specs)
+    return Layers(**lists) if len(problems) == before else None
