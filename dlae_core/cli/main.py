@@ -35,17 +35,11 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from . import config_commands, registry_commands
+    from . import config_commands, example_commands, registry_commands, run_commands
 
-    for module in (config_commands, registry_commands):
+    for module in (config_commands, registry_commands, run_commands, example_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
-    try:
-        from . import run_commands
-    except ImportError:  # pragma: no cover - only while a command module is absent
-        return
-    for command in run_commands.COMMANDS:
-        cli.add_command(command)
 
 
 _register_commands()

@@ -89,6 +89,11 @@ def _parse_section(name: str, cls: type, raw: object, registry, problems: list[P
 _FAILED = object()
 
 
+def singular(kind: str) -> str:
+    """'losses' -> 'loss', 'optimizers' -> 'optimizer' (registry kind names in messages)."""
+    return kind[:-2] if kind.endswith("sses") else kind[:-1]
+
+
 def _accepts_none(field) -> bool:
     return field.default is None
 
@@ -109,7 +114,7 @@ def _parse_value(field, value, where: str, registry, problems: list[Problem]):
         return _FAILED
     registry_name = field.metadata["registry"]
     if registry_name and parsed not in registry.items[registry_name]:
-        problems.append(problem(where, f"unknown {registry_name[:-1]}", expected=_expected(field, registry),
+        problems.append(problem(where, f"unknown {singular(registry_name)}", expected=_expected(field, registry),
                                 received=parsed, choices=registry.items[registry_name]))
         return _FAILED
     return parsed

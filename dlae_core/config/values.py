@@ -77,7 +77,12 @@ class Kind:
         return self.parse_typed(raw)
 
     def parse_text(self, text: str) -> object:
-        return self.parse_typed(literal(text))
+        try:
+            value = literal(text)
+        except ValueProblem:
+            # Say what this key expects, not just "a Python literal".
+            raise ValueProblem(f"{self.describe()} (the text is not valid Python literal syntax)") from None
+        return self.parse_typed(value)
 
     def parse_typed(self, value: object) -> object:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -93,9 +93,10 @@ def _parse_value(param, value, where: str, label: str, raw, registry, problems: 
         return None
     if param.registry:
         names = registry.items[param.registry]
+        noun = param.registry[:-2] if param.registry.endswith("sses") else param.registry[:-1]
         if parsed not in names:
-            problems.append(problem(where, f"{label}: unknown {param.registry[:-1]} {parsed!r}",
-                                    expected=f"a registered {param.registry[:-1]} (see `dlae list {param.registry}`)",
+            problems.append(problem(where, f"{label}: unknown {noun} {parsed!r}",
+                                    expected=f"a registered {noun} (see `dlae list {param.registry}`)",
                                     received=parsed, choices=names))
     return parsed
 

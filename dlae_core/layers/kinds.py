@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..config.values import Kind, ValueProblem, _is_number, format_tuple, literal
+from ..config.values import Kind, ValueProblem, _is_number, format_tuple
 
 INITIALIZERS = (
     "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
@@ -110,8 +110,10 @@ class LiteralBool(Kind):
         raise ValueProblem(self.describe())
 
     def parse_text(self, text: str) -> bool:
-        value = literal(text)
-        return self.parse_typed(value)
+        text = text.strip()
+        if text in ("True", "False"):
+            return text == "True"
+        raise ValueProblem(self.describe(), {"true": "True", "false": "False"}.get(text.lower()))
 
     def format(self, value: object) -> str:
         return "True" if value else "False"

@@ -1,0 +1,39 @@
+"""Device and precision choice from ``hardware`` and ``precision``."""
+
+from __future__ import annotations
+
+import contextlib
+
+import attrs
+import torch
+
+from dlae_core.errors import BackendError
+
+
+@attrs.frozen
+class Placement:
+    device: torch.device
+    dtype: torch.dtype | None  # autocast dtype, None for fp32
+    channels_last: bool
+    note: str = ""
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+
+def choose_placement(config, spatial_rank: int) -> Placement:
+    hardware = config.training_configurations.hardware
+    precision = config.training_configurations.precision
+    if hardware == "multi-gpu" or config.training_configurations.number_of_gpus > 1:
+        raise BackendError("multi-GPU training is not available yet; set training_configurations.hardware "
+                           "to 'gpu' and number_of_gpus to 1")
+    if hardware == "gpu" and torch.cuda.is_available():
+        device = torch.device("cuda")
+        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        return Placement(device, dtype, channels_last=spatial_rank == 2)
+    note = "no CUDA GPU found; training on the CPU" if hardware == "gpu" else ""
+    if precision != "fp32":
+        note = (note + "; " if note else "") + f"precision {precision} needs a GPU, using fp32"
+    return Placement(torch.device("cpu"), None, channels_last=False, note=note)

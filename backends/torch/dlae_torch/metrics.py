@@ -1,0 +1,39 @@
+"""Monitors (accuracy, MSE, MAE) on channels-last batches, chosen from the target form."""
+
+from __future__ import annotations
+
+import torch
+
+
+def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Categorical accuracy for one-hot targets, sparse accuracy for integer labels
+    (target with one channel while the prediction has several), binary for one channel."""
+    if pred.shape[-1] == 1:
+        return ((pred > 0.5) == (target > 0.5)).float().mean()
+    predicted = pred.argmax(dim=-1)
+    if target.shape[-1] == 1 or target.dim() < pred.dim():
+        labels = target.reshape(predicted.shape).long()
+    else:
+        labels = target.argmax(dim=-1)
+    return (predicted == labels).float().mean()
+
+
+def mean_squared_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (pred - target.reshape(pred.shape)).pow(2).mean()
+
+
+def mean_absolute_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (pred - target.reshape(pred.shape)).abs().mean()
+
+
+def monitors(config) -> dict:
+    """name -> function, in the original's order (MSE, MAE, accuracy)."""
+    m = config.monitors
+    chosen = {}
+    if m.mse_switch:
+        chosen["mean_squared_error"] = mean_squared_error
+    if m.mae_switch:
+        chosen["mean_absolute_error"] = mean_absolute_error
+    if m.accuracy_switch:
+        chosen["accuracy"] = accuracy
+    return chosen

@@ -1,0 +1,57 @@
+"""``dlae example``: a ready-to-run experiment (config + generated data) in a folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+# example name -> (config file in configs/, synthetic data kind, samples)
+EXAMPLES = {
+    "fcn": ("example_fcn.json", "segmentation", 96),
+    "cnn": ("example_cnn.json", "classification", 96),
+    "fcn3d": ("example_fcn3d.json", "segmentation3d", 32),
+}
+
+
+def configs_folder() -> Path:
+    """The project's configs/ folder (next to the dlae_core package in a source checkout)."""
+    import dlae_core
+
+    return Path(dlae_core.__file__).resolve().parents[1] / "configs"
+
+
+def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
+    from ..data.synthetic import write_example_data
+    from ..outputs import write_text_atomic
+
+    template, kind, count = EXAMPLES[name]
+    raw = json.loads((configs_folder() / template).read_text())
+    size = raw["config_file"]["input_shape"][0]
+    files = write_example_data(folder / "data", kind, n=count, size=size, seed=0, overwrite=overwrite)
+    paths = raw.setdefault("paths", {})
+    for key, path in files.items():
+        if key in paths:
+            paths[key] = str(path.resolve())
+    for section, key in (("paths", "load_model"), ("save_configurations", "save_model_path"),
+                         ("save_configurations", "save_csv_path"), ("save_configurations", "save_checkpoints_path")):
+        if raw.get(section, {}).get(key):
+            raw[section][key] = str((folder / raw[section][key]).resolve())
+    config_path = folder / "config.json"
+    write_text_atomic(config_path, json.dumps(raw, indent=1) + "\n", overwrite=overwrite)
+    return config_path
+
+
+@click.command()
+@click.argument("name", type=click.Choice(sorted(EXAMPLES)))
+@click.argument("folder", type=click.Path(file_okay=False), default=None, required=False)
+@click.option("--overwrite", is_flag=True, help="Replace an existing example in FOLDER.")
+def example(name: str, folder: str | None, overwrite: bool) -> None:
+    """Write example NAME (a config and generated data) into FOLDER (default: runs/NAME)."""
+    target = Path(folder or f"runs/{name}")
+    config_path = write_example(name, target, overwrite=overwrite)
+    click.echo(f"wrote {config_path}; train it with: dlae run {config_path}")
+
+
+COMMANDS = (example,)

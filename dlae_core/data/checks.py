@@ -1,0 +1,307 @@
+"""Data checks: do the configured HDF5 files fit the planned model?
+
+:func:`check_data` is what ``dlae validate`` runs unless ``--skip-data`` is
+given, and what a training or inference session runs before it starts. It reads
+the HDF5 *metadata* (names, shapes, dtypes) of every sample, which is cheap, and
+the *values* of at most :data:`MAX_SAMPLED` samples per file (first, middle,
+last and a few evenly spaced ones) -- never the whole data set.
+
+Every problem says which config key (``where``), which file and sample
+(``what``), what was expected and what was received. Shape problems found in
+many samples are reported once per file, with the first offending sample and a
+count.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ..errors import DataError, Problem, problem
+from .hdf5 import SampleFile, is_numeric, with_channel_axis
+
+MAX_SAMPLED = 8
+TRAIN_SESSIONS = ("Train", "Train from Checkpoint")
+
+
+def sample_positions(count: int, limit: int = MAX_SAMPLED) -> list[int]:
+    """Positions of the samples whose values are read: first, middle, last, evenly spaced."""
+    if count <= limit:
+        return list(range(count))
+    picks = {count // 2, *np.linspace(0, count - 1, limit - 1).round().astype(int).tolist()}
+    return sorted(picks)
+
+
+def check_data(config, plan, registry, session: str | None = None) -> list[Problem]:
+    """All problems of the data files ``config`` names for ``session`` (default: its type_signal)."""
+    session = session or config.config_file.type_signal
+    paths, out = config.paths, []
+    rules = _Rules(config, plan, registry)
+    if session == "Inference":
+        _require(out, "paths.load_model", paths.load_model, "an Inference session needs the model to load")
+        if _require(out, "paths.test_X", paths.test_X, "an Inference session needs the inputs to predict on"):
+            _check_pair(out, rules, ("paths.test_X", paths.test_X), None)
+        return out
+    if paths.load_checkpoint:
+        _require(out, "paths.load_checkpoint", paths.load_checkpoint, "")
+    have_x = _require(out, "paths.train_X", paths.train_X, f"a {session} session needs training inputs")
+    have_y = _require(out, "paths.train_y", paths.train_y, f"a {session} session needs training targets")
+    if have_x and have_y:
+        count = _check_pair(out, rules, ("paths.train_X", paths.train_X), ("paths.train_y", paths.train_y))
+        split = config.training_configurations.validation_split
+        if count and split > 0 and count - math.ceil(count * split) < 1:
+            out.append(problem("training_configurations.validation_split",
+                               f"splitting {count} training sample(s) leaves none for training",
+                               expected=f"a smaller split or more than {count} samples", received=split))
+    if config.training_configurations.validation_split == 0 and (paths.validation_X or paths.validation_y):
+        vx = _require(out, "paths.validation_X", paths.validation_X, "validation inputs are missing")
+        vy = _require(out, "paths.validation_y", paths.validation_y, "validation targets are missing")
+        if vx and vy:
+            _check_pair(out, rules, ("paths.validation_X", paths.validation_X),
+                        ("paths.validation_y", paths.validation_y))
+    return out
+
+
+def _require(out: list[Problem], where: str, path: str | None, why: str) -> bool:
+    """Append a problem unless ``path`` is set and exists; return whether it may be read."""
+    if not path:
+        out.append(problem(where, why, expected="a path", received=""))
+        return False
+    if not os.path.exists(path):
+        out.append(problem(where, f"{path} does not exist", expected="an existing file (relative paths are "
+                           f"taken from the working directory {os.getcwd()})", received=path))
+        return False
+    return True
+
+
+def _open(out: list[Problem], where: str, path: str) -> tuple[SampleFile, list[str]] | None:
+    data = SampleFile(path)
+    try:
+        return data, data.names()
+    except DataError as exc:
+        out.extend(problem(where, f"{path}: {p.what}", expected=p.expected, received=p.received)
+                   for p in exc.problems)
+        data.close()
+        return None
+
+
+class _Tally:
+    """Collects one problem per rule: the first offending sample plus a count."""
+
+    def __init__(self, where: str, path: str, total: int):
+        self.where, self.path, self.total = where, path, total
+        self.first: dict[str, tuple] = {}
+        self.counts: dict[str, int] = {}
+        self.names: set[str] = set()  # samples with any problem
+
+    def add(self, rule: str, name: str, what: str, expected: str, received: object) -> None:
+        self.names.add(name)
+        self.counts[rule] = self.counts.get(rule, 0) + 1
+        self.first.setdefault(rule, (name, what, expected, received))
+
+    def problems(self, checked: int | None = None) -> list[Problem]:
+        out = []
+        for rule, (name, what, expected, received) in self.first.items():
+            count, of = self.counts[rule], checked if checked is not None else self.total
+            more = f" ({count} of {of} {'checked ' if checked is not None else ''}samples)" if of > 1 else ""
+            out.append(problem(self.where, f"{self.path}, sample {name!r}: {what}{more}",
+                               expected=expected, received=received))
+        return out
+
+
+def _check_pair(out: list[Problem], rules: "_Rules", x: tuple[str, str], y: tuple[str, str] | None) -> int:
+    """Check one X file (and its y file); return the number of X samples (0 when unreadable)."""
+    opened = _open(out, *x)
+    if opened is None:
+        return 0
+    xfile, names = opened
+    other = _open(out, *y) if y else None
+    try:
+        common = names
+        if other is not None:
+            present = set(other[1])
+            missing = [n for n in names if n not in present]
+            if missing:
+                out.append(problem(y[0], f"{y[1]} lacks {len(missing)} of the {len(names)} samples of {x[1]}",
+                                   expected=f"every dataset name of {x[0]} also in {y[0]}", received=missing[:3]))
+            common = [n for n in names if n in present]
+        xtally = _Tally(x[0], x[1], len(names))
+        xshapes = {}
+        for name in names:
+            xshapes[name] = xfile.shape(name)
+            _dtype(xtally, name, xfile.dtype(name))
+            rules.x_shape(xtally, name, xshapes[name])
+        out.extend(xtally.problems())
+        picked = [names[i] for i in sample_positions(len(names))]
+        out.extend(_values(x, xfile, picked, None))
+        if other is not None:
+            yfile = other[0]
+            ytally = _Tally(y[0], y[1], len(common))
+            for name in common:
+                _dtype(ytally, name, yfile.dtype(name))
+                rules.y_shape(ytally, name, yfile.shape(name), xshapes[name])
+            out.extend(ytally.problems())
+            in_y = set(common)
+            picked = [n for n in picked if n in in_y] or [common[i] for i in sample_positions(len(common))]
+            out.extend(_values(y, yfile, picked, rules, skip=ytally.names))
+        return len(names)
+    finally:
+        xfile.close()
+        if other is not None:
+            other[0].close()
+
+
+def _dtype(tally: _Tally, name: str, dtype) -> None:
+    if not is_numeric(dtype):
+        tally.add("dtype", name, "values are not numbers", "a bool, integer or float dataset", str(dtype))
+
+
+def _values(key: tuple[str, str], data: SampleFile, picked: list[str], rules: "_Rules | None",
+            skip: set[str] = frozenset()) -> list[Problem]:
+    """Value checks on a few samples: finite numbers, and (for targets) labels and boxes
+    (not for the samples in ``skip``, whose shape is already reported)."""
+    tally = _Tally(key[0], key[1], len(picked))
+    for name in picked:
+        if not is_numeric(data.dtype(name)):
+            continue
+        values = data.read(name)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            nan, inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+            tally.add("finite", name, "contains NaN or Inf values", "finite numbers", f"{nan} NaN, {inf} Inf")
+            continue
+        if rules is not None and name not in skip:
+            rules.y_values(tally, name, values)
+    return tally.problems(checked=len(picked))
+
+
+class _Rules:
+    """What the planned model needs from X and y, derived once from config and plan."""
+
+    def __init__(self, config, plan, registry):
+        pre = config.preprocessing
+        self.technique = plan.technique
+        main = plan.main
+        self.x_expected = tuple(main.input_shapes[0])
+        self.spatial = len(self.x_expected) - 1
+        self.output = tuple(main.output_shape)
+        if self.technique == "GAN":
+            self.output = tuple(plan.graphs["discriminator"].input_shapes[0])
+        self.repeat = pre.repeat_X_quantity if pre.repeat_X_switch else 1
+        info = registry.losses.get(config.loss_function.loss)
+        self.target = info.target if info is not None else None
+        self.switch = pre.categorical_switch
+        self.labels = self.target == "sparse" or (self.switch and self.target in ("onehot", "sparse", "dense"))
+        self.classes = pre.categories if self.switch else (self.output[-1] if self.output else 1)
+        self.number_classes = config.bbd_options.number_classes
+
+    # -- inputs -------------------------------------------------------------------------
+    def x_shape(self, tally: _Tally, name: str, shape: tuple) -> None:
+        want, got = self.x_expected, with_channel_axis(shape, self.spatial)
+        if len(got) != len(want):
+            tally.add("x-rank", name, f"a {len(shape)}-D input cannot feed the model input {want}",
+                      f"{self.spatial}-D samples {want[:-1]} or {self.spatial + 1}-D samples {self._x_text()}", shape)
+        elif self.repeat > 1 and (got[:-1] != want[:-1] or got[-1] * self.repeat != want[-1]):
+            tally.add("x-shape", name, f"with repeat_X_quantity {self.repeat} the input does not match the model "
+                      f"input {want}", self._x_text(), shape)
+        elif self.repeat == 1 and got != want:
+            tally.add("x-shape", name, f"the input shape does not match the model input {want}",
+                      self._x_text(), shape)
+
+    def _x_text(self) -> str:
+        want = self.x_expected
+        if self.repeat > 1:
+            return f"{want[:-1] + (want[-1] // self.repeat,)} (channels x {self.repeat} = {want[-1]})"
+        return f"{want}" + (f" or {want[:-1]}" if want[-1] == 1 else "")
+
+    # -- target shapes ------------------------------------------------------------------
+    def y_shape(self, tally: _Tally, name: str, shape: tuple, x_shape: tuple) -> None:
+        check = {"CNN": self._cnn_y, "FCN": self._fcn_y, "GAN": self._gan_y, "BBD": self._bbd_y}.get(self.technique)
+        if check is not None:
+            check(tally, name, tuple(shape), tuple(x_shape))
+
+    def _cnn_y(self, tally, name, shape, x_shape) -> None:
+        if self.labels:
+            if shape not in ((), (1,)):
+                tally.add("y-shape", name, "a class label must be a scalar or a (1,) array",
+                          f"() or (1,) holding an integer class in 0..{self.classes - 1}", shape)
+        elif self.target == "onehot":
+            if shape != self.output:
+                tally.add("y-shape", name, f"loss needs one-hot targets of the output size {self.output[-1]} "
+                          "(or set preprocessing.categorical_switch to store integer labels)", str(self.output), shape)
+        elif self.target == "dense" and shape != self.output and not (shape == () and self.output == (1,)):
+            tally.add("y-shape", name, f"a regression target must have the model output shape {self.output}",
+                      str(self.output), shape)
+
+    def _fcn_y(self, tally, name, shape, x_shape) -> None:
+        got = with_channel_axis(shape, self.spatial)
+        if len(got) != self.spatial + 1:
+            tally.add("y-rank", name, f"a {len(shape)}-D target cannot be a per-pixel map of the model output "
+                      f"{self.output}", f"{self.spatial}-D or {self.spatial + 1}-D maps", shape)
+            return
+        x_spatial = with_channel_axis(x_shape, self.spatial)[:-1]
+        if len(x_spatial) == self.spatial and got[:-1] != x_spatial:
+            tally.add("y-spatial-x", name, f"the target's spatial size differs from its input's {x_spatial}",
+                      f"{x_spatial} (rows, cols{', slices' if self.spatial == 3 else ''} of X)", shape)
+        if got[:-1] != self.output[:-1]:
+            tally.add("y-spatial", name, f"the target's spatial size differs from the model output {self.output}",
+                      str(self.output[:-1]), shape)
+        channels = 1 if self.labels else self.output[-1]
+        if self.target in ("sparse", "onehot", "dense") and got[-1] != channels:
+            kind = "a label map has one channel" if self.labels else f"targets need the {channels} output channels"
+            tally.add("y-channels", name, f"{kind}", f"{got[:-1] + (channels,)}", shape)
+
+    def _gan_y(self, tally, name, shape, x_shape) -> None:
+        got = with_channel_axis(shape, self.spatial)
+        want = self.output if not self.switch else self.output[:-1] + (1,)
+        if got != want:
+            tally.add("y-shape", name, f"the target image must have the generator output shape {self.output} "
+                      "(the discriminator Input)",
+                      f"{want}" + (f" or {want[:-1]}" if want[-1] == 1 else ""), shape)
+
+    def _bbd_y(self, tally, name, shape, x_shape) -> None:
+        if not (shape == (5,) or (len(shape) == 2 and shape[1] == 5) or math.prod(shape) == 0):
+            tally.add("y-shape", name, "boxes must be rows [class, xmin, ymin, xmax, ymax]",
+                      "(n, 5), (5,) for one box or (0, 5) for none", shape)
+
+    # -- target values ------------------------------------------------------------------
+    def y_values(self, tally: _Tally, name: str, values: np.ndarray) -> None:
+        if self.technique == "BBD":
+            self._boxes(tally, name, values)
+        elif self.technique in ("CNN", "FCN") and self.labels:
+            values = values.astype(np.float64)
+            bad = values[(values != np.floor(values)) | (values < 0) | (values >= self.classes)]
+            if bad.size:
+                source = "preprocessing.categories" if self.switch else "the model output size"
+                tally.add("labels", name, f"class labels out of range ({source} = {self.classes})",
+                          f"integers 0..{self.classes - 1}", sorted({_num(v) for v in bad.ravel()})[:5])
+        elif self.technique in ("CNN", "FCN") and self.target == "onehot":
+            if values.size and (values.min() < 0 or values.max() > 1):
+                tally.add("onehot", name, "one-hot target values must lie in [0, 1]", "values in [0, 1]",
+                          (_num(values.min()), _num(values.max())))
+
+    def _boxes(self, tally: _Tally, name: str, values: np.ndarray) -> None:
+        if values.size == 0 or values.shape[-1] != 5:
+            return
+        rows, height, width = values.reshape(-1, 5).astype(np.float64), self.x_expected[0], self.x_expected[1]
+        for index, row in enumerate(rows):
+            cls, xmin, ymin, xmax, ymax = row
+            issue = None
+            if cls != int(cls) or not 1 <= cls <= self.number_classes:
+                issue = ("box-class", f"class {_num(cls)} is not an object class",
+                         f"an integer in 1..{self.number_classes} (bbd_options.number_classes; 0 is background)")
+            elif xmax <= xmin or ymax <= ymin:
+                issue = ("box-size", "the box is empty (xmax <= xmin or ymax <= ymin)",
+                         "xmin < xmax and ymin < ymax (x = column, y = row)")
+            elif xmin < 0 or ymin < 0 or xmax > width or ymax > height:
+                issue = ("box-inside", f"the box leaves the {height}x{width} image",
+                         f"0 <= xmin < xmax <= {width} and 0 <= ymin < ymax <= {height}")
+            if issue:
+                tally.add(issue[0], name, f"box {index}: {issue[1]}", issue[2], [_num(v) for v in row])
+                return
+
+
+def _num(value) -> int | float:
+    value = float(value)
+    return int(value) if value.is_integer() else value

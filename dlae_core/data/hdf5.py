@@ -1,0 +1,172 @@
+"""Reading DLAE data files (CONFIG_FORMAT.md §12, TECHNIQUES.md §4).
+
+A DLAE data file is an HDF5 file with **one dataset per sample** at the file
+root, named by a decimal integer (``"0"``, ``"1"``, ...). Samples are always
+taken in integer order of their names (``"2"`` before ``"10"``). Inputs and
+targets live in separate files that share the sample names.
+
+Only ``numpy`` and ``h5py`` are used here; no framework is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import h5py
+import numpy as np
+
+from ..errors import DataError, problem
+
+_INTEGER = re.compile(r"[0-9]+")
+
+
+def add_channel_axis(array: np.ndarray, spatial_rank: int) -> np.ndarray:
+    """Append a channel axis of length 1 when ``array`` has exactly ``spatial_rank`` dims.
+
+    ``spatial_rank`` is 2 for 2D images (rows, cols) and 3 for volumes
+    (rows, cols, slices). Arrays that already have a channel axis (or any other
+    rank) are returned unchanged.
+    """
+    array = np.asarray(array)
+    return array[..., np.newaxis] if array.ndim == spatial_rank else array
+
+
+def with_channel_axis(shape: tuple, spatial_rank: int) -> tuple:
+    """The shape :func:`add_channel_axis` would give an array of ``shape``."""
+    shape = tuple(int(s) for s in shape)
+    return shape + (1,) if len(shape) == spatial_rank else shape
+
+
+def _fail(path: str, what: str, expected: str, received: object) -> DataError:
+    return DataError([problem(path, what, expected=expected, received=received)])
+
+
+def _open(path: str | os.PathLike) -> h5py.File:
+    """Open an HDF5 file read-only; raise DataError for a missing or non-HDF5 file."""
+    text = os.fspath(path)
+    if not os.path.exists(text):
+        raise _fail(text, "the data file does not exist", "an existing HDF5 file "
+                    f"(relative paths are taken from the working directory {os.getcwd()})", text)
+    if os.path.isdir(text):
+        raise _fail(text, "the data path is a folder, not a file", "an HDF5 file", text)
+    if not h5py.is_hdf5(text):
+        raise _fail(text, "the file is not an HDF5 file", "an HDF5 file with one dataset per sample",
+                    f"{os.path.getsize(text)} bytes of another format")
+    try:
+        return h5py.File(text, "r")
+    except OSError as exc:  # corrupt or truncated file, or no permission
+        raise _fail(text, "the HDF5 file cannot be opened", "a readable HDF5 file", str(exc)) from None
+
+
+def _names_of(handle: h5py.File, path: str) -> list[str]:
+    """Validated, integer-sorted sample names of an open file."""
+    names = list(handle.keys())
+    if not names:
+        raise _fail(path, "the file holds no samples", 'one dataset per sample named "0", "1", ...',
+                    "an empty file")
+    bad = [n for n in names if not _INTEGER.fullmatch(n)]
+    if bad:
+        shown = ", ".join(repr(n) for n in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise _fail(path, f"dataset name {bad[0]!r} is not a decimal integer ({len(bad)} such name(s): {shown})",
+                    'sample names "0", "1", ... (one dataset per sample at the file root)', bad[0])
+    ordered = sorted(names, key=lambda n: (int(n), n))
+    groups = [n for n in ordered if handle.get(n, getclass=True) is not h5py.Dataset]
+    if groups:
+        raise _fail(path, f"sample {groups[0]!r} is not a dataset ({len(groups)} such member(s))",
+                    "one dataset per sample at the file root", groups[0])
+    return ordered
+
+
+def sample_names(path: str | os.PathLike) -> list[str]:
+    """Dataset names of a DLAE data file, sorted by integer value.
+
+    Raises :class:`~dlae_core.errors.DataError` (one problem located at the file
+    path) when the file is missing, is not HDF5, is empty, or has a name that is
+    not a decimal integer or a member that is not a dataset.
+    """
+    with _open(path) as handle:
+        return _names_of(handle, os.fspath(path))
+
+
+class SampleFile:
+    """Lazy, read-only access to the samples of one DLAE data file.
+
+    The file is opened on first use and stays open until :meth:`close` (or the
+    end of a ``with`` block). Only the requested sample is read; the file is
+    never loaded whole. Instances are picklable: a pickled copy carries the path
+    only and re-opens the file in the process that uses it, so it can be handed
+    to multi-process data loaders (a copy inherited through ``fork`` also
+    re-opens instead of sharing the parent's handle).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self._handle: h5py.File | None = None
+        self._pid: int | None = None
+        self._names: list[str] | None = None
+
+    # -- lifetime -----------------------------------------------------------------------
+    def _file(self) -> h5py.File:
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = _open(self.path)
+            self._pid = os.getpid()
+        return self._handle
+
+    def close(self) -> None:
+        """Close the file if this process opened it (re-opened on next use)."""
+        if self._handle is not None and self._pid == os.getpid():
+            self._handle.close()
+        self._handle, self._pid = None, None
+
+    def __enter__(self) -> "SampleFile":
+        self._file()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "names": self._names}
+
+    def __setstate__(self, state: dict) -> None:
+        self.path, self._names = state["path"], state["names"]
+        self._handle, self._pid = None, None
+
+    def __repr__(self) -> str:
+        return f"SampleFile({self.path!r})"
+
+    # -- access -------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Sample names in integer order (validated as in :func:`sample_names`)."""
+        if self._names is None:
+            self._names = _names_of(self._file(), self.path)
+        return list(self._names)
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        handle = self._file()
+        item = handle.get(str(name))
+        if not isinstance(item, h5py.Dataset):
+            raise _fail(self.path, f"there is no sample {str(name)!r}",
+                        "a dataset name present in the file", str(name))
+        return item
+
+    def read(self, name: str) -> np.ndarray:
+        """The values of sample ``name`` as a numpy array (a scalar becomes a 0-d array)."""
+        return np.asarray(self._dataset(name)[()])
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """Shape of sample ``name`` from the file's metadata (no values are read)."""
+        return tuple(int(s) for s in self._dataset(name).shape)
+
+    def dtype(self, name: str) -> np.dtype:
+        """Stored dtype of sample ``name`` from the file's metadata."""
+        return self._dataset(name).dtype
+
+
+def is_numeric(dtype: np.dtype) -> bool:
+    """True for bool, integer and floating dtypes (what the pipelines accept)."""
+    return np.dtype(dtype).kind in "biuf"
