@@ -1,0 +1,1 @@
+"""An example dlae plugin distribution (see plugin.py)."""
