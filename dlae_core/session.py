@@ -53,14 +53,14 @@ def training_outputs(config: Config) -> list[tuple[str, Path]]:
     return out
 
 
-def refuse_existing(outputs: Iterable[tuple[str, Path]], overwrite: bool, *, keep: Iterable[Path] = ()) -> None:
+def refuse_existing(outputs: Iterable[tuple[str, Path]], overwrite: bool, *, keep: Iterable[Path] = (),
+                    hint: str = "or change save_configurations") -> None:
     """One-line error before any work when an output exists and ``overwrite`` is off."""
     keep = {Path(p).resolve() for p in keep}
     existing = [f"{what} {str(path)!r}" for what, path in outputs
                 if path.exists() and path.resolve() not in keep and not _empty_dir(path)]
     if existing and not overwrite:
-        raise OutputExistsError(f"{'; '.join(existing)} already exist(s); pass --overwrite to replace, "
-                                f"or change save_configurations")
+        raise OutputExistsError(f"{'; '.join(existing)} already exist(s); pass --overwrite to replace, {hint}")
 
 
 def _empty_dir(path: Path) -> bool:

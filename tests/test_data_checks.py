@@ -130,6 +130,15 @@ def test_inference_needs_model_and_inputs(tmp_path):
     assert found.where == "paths.test_X" and "does not match the model input" in found.what
 
 
+def test_a_file_that_is_not_hdf5(tmp_path):
+    paths = fcn_files(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello")
+    paths["train_X"] = str(tmp_path / "notes.txt")
+    found = one(run(pre=SEG, paths=paths))
+    assert found.where == "paths.train_X"
+    assert found.what == f"{tmp_path / 'notes.txt'}: the file is not an HDF5 file"
+
+
 # -- names -------------------------------------------------------------------------------
 def test_non_integer_name(tmp_path):
     xs = {"0": images(1)[0], "first": images(1)[0]}

@@ -95,7 +95,14 @@ def singular(kind: str) -> str:
 
 
 def _accepts_none(field) -> bool:
-    return field.default is None
+    """Whether JSON null is a value of this key (e.g. bbd_options.steps) rather than "absent"."""
+    if field.default is None:
+        return True
+    try:
+        field.metadata["kind"].parse_typed(None)
+    except ValueProblem:
+        return False
+    return True
 
 
 def _expected(field, registry) -> str:

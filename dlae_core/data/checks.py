@@ -130,8 +130,8 @@ def _check_pair(out: list[Problem], rules: "_Rules", x: tuple[str, str], y: tupl
         xtally = _Tally(x[0], x[1], len(names))
         xshapes = {}
         for name in names:
-            xshapes[name] = xfile.shape(name)
-            _dtype(xtally, name, xfile.dtype(name))
+            xshapes[name], dtype = xfile.metadata(name)
+            _dtype(xtally, name, dtype)
             rules.x_shape(xtally, name, xshapes[name])
         out.extend(xtally.problems())
         picked = [names[i] for i in sample_positions(len(names))]
@@ -140,8 +140,9 @@ def _check_pair(out: list[Problem], rules: "_Rules", x: tuple[str, str], y: tupl
             yfile = other[0]
             ytally = _Tally(y[0], y[1], len(common))
             for name in common:
-                _dtype(ytally, name, yfile.dtype(name))
-                rules.y_shape(ytally, name, yfile.shape(name), xshapes[name])
+                shape, dtype = yfile.metadata(name)
+                _dtype(ytally, name, dtype)
+                rules.y_shape(ytally, name, shape, xshapes[name])
             out.extend(ytally.problems())
             in_y = set(common)
             picked = [n for n in picked if n in in_y] or [common[i] for i in sample_positions(len(common))]
@@ -166,7 +167,11 @@ def _values(key: tuple[str, str], data: SampleFile, picked: list[str], rules: "_
     for name in picked:
         if not is_numeric(data.dtype(name)):
             continue
-        values = data.read(name)
+        try:
+            values = data.read(name)
+        except OSError as exc:  # a damaged dataset
+            tally.add("unreadable", name, "the values cannot be read", "a readable dataset", str(exc))
+            continue
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             nan, inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
             tally.add("finite", name, "contains NaN or Inf values", "finite numbers", f"{nan} NaN, {inf} Inf")

@@ -59,6 +59,13 @@ def _open(path: str | os.PathLike) -> h5py.File:
         raise _fail(text, "the HDF5 file cannot be opened", "a readable HDF5 file", str(exc)) from None
 
 
+def _is_dataset(handle: h5py.File, name: str) -> bool:
+    try:  # the low-level call is several times faster than Group.get on big files
+        return h5py.h5o.get_info(handle.id, name.encode()).type == h5py.h5o.TYPE_DATASET
+    except (KeyError, RuntimeError, OSError):  # dangling link
+        return False
+
+
 def _names_of(handle: h5py.File, path: str) -> list[str]:
     """Validated, integer-sorted sample names of an open file."""
     names = list(handle.keys())
@@ -71,7 +78,7 @@ def _names_of(handle: h5py.File, path: str) -> list[str]:
         raise _fail(path, f"dataset name {bad[0]!r} is not a decimal integer ({len(bad)} such name(s): {shown})",
                     'sample names "0", "1", ... (one dataset per sample at the file root)', bad[0])
     ordered = sorted(names, key=lambda n: (int(n), n))
-    groups = [n for n in ordered if handle.get(n, getclass=True) is not h5py.Dataset]
+    groups = [n for n in ordered if not _is_dataset(handle, n)]
     if groups:
         raise _fail(path, f"sample {groups[0]!r} is not a dataset ({len(groups)} such member(s))",
                     "one dataset per sample at the file root", groups[0])
@@ -146,25 +153,31 @@ class SampleFile:
     def __len__(self) -> int:
         return len(self.names())
 
-    def _dataset(self, name: str) -> h5py.Dataset:
-        handle = self._file()
-        item = handle.get(str(name))
-        if not isinstance(item, h5py.Dataset):
-            raise _fail(self.path, f"there is no sample {str(name)!r}",
-                        "a dataset name present in the file", str(name))
-        return item
+    def _missing(self, name: str) -> DataError:
+        return _fail(self.path, f"there is no sample {str(name)!r}", "a dataset name present in the file", str(name))
 
     def read(self, name: str) -> np.ndarray:
         """The values of sample ``name`` as a numpy array (a scalar becomes a 0-d array)."""
-        return np.asarray(self._dataset(name)[()])
+        item = self._file().get(str(name))
+        if not isinstance(item, h5py.Dataset):
+            raise self._missing(name)
+        return np.asarray(item[()])
+
+    def metadata(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
+        """``(shape, dtype)`` of sample ``name`` from the file's metadata (no values are read)."""
+        try:  # low-level open: about 4x faster than h5py.Dataset for a scan of every sample
+            dataset = h5py.h5d.open(self._file().id, str(name).encode())
+        except KeyError:
+            raise self._missing(name) from None
+        return tuple(int(s) for s in (dataset.shape or ())), dataset.dtype
 
     def shape(self, name: str) -> tuple[int, ...]:
-        """Shape of sample ``name`` from the file's metadata (no values are read)."""
-        return tuple(int(s) for s in self._dataset(name).shape)
+        """Shape of sample ``name`` (metadata only)."""
+        return self.metadata(name)[0]
 
     def dtype(self, name: str) -> np.dtype:
-        """Stored dtype of sample ``name`` from the file's metadata."""
-        return self._dataset(name).dtype
+        """Stored dtype of sample ``name`` (metadata only)."""
+        return self.metadata(name)[1]
 
 
 def is_numeric(dtype: np.dtype) -> bool:

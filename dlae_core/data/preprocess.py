@@ -152,8 +152,9 @@ class Preprocessor:
     Attributes a backend may read: ``technique``, ``input_shape``,
     ``output_shape``, ``spatial_rank`` (2 or 3), ``repeat``, ``x_norm``,
     ``y_norm`` (:class:`Normalization`), ``categories`` (int, or None without
-    one-hot), ``target_kind`` (``"labels"`` class-label maps, ``"dense"``
-    continuous maps, ``"vector"`` CNN/BBD targets), ``zca_epsilon``,
+    one-hot), ``target_kind`` (``"labels"``: class maps of FCN/GAN -- label maps, or
+    stored one-hot maps of a one-hot loss -- resampled nearest-neighbour; ``"dense"``:
+    continuous maps, bilinear; ``"vector"``: CNN/BBD targets, never resampled), ``zca_epsilon``,
     ``fill_mode``, ``cval``, ``shuffle``.
     """
 
@@ -169,7 +170,7 @@ class Preprocessor:
         categorical = pre.categorical_switch and self.technique in CATEGORICAL_TECHNIQUES
         self.categories: int | None = pre.categories if categorical else None
         self.pixel_targets = self.technique in PIXEL_TECHNIQUES
-        labels = categorical or self.loss_target == "sparse"
+        labels = categorical or self.loss_target in ("sparse", "onehot")
         self.target_kind = ("labels" if labels else "dense") if self.pixel_targets else "vector"
         self.x_norm, self.y_norm = normalizations(pre, self.technique)
         self.featurewise = (aug.featurewise_centering_switch, aug.featurewise_normalization_switch)
@@ -190,9 +191,6 @@ class Preprocessor:
         """Close the HDF5 files this process opened (they re-open on next use)."""
         for handle in self._files.values():
             handle.close()
-
-    def __getstate__(self) -> dict:
-        return dict(self.__dict__)
 
     @property
     def needs_stats(self) -> bool:

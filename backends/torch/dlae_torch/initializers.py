@@ -37,9 +37,14 @@ def compute_fans(shape: tuple) -> tuple[float, float]:
 
 
 def _truncated_normal(shape: tuple, stddev: float) -> torch.Tensor:
-    out = torch.empty(shape)
-    torch.nn.init.trunc_normal_(out, mean=0.0, std=1.0, a=-2.0, b=2.0)
-    return out * stddev
+    """Normal(0, stddev) with draws beyond 2 stddev redrawn (like TF's truncated_normal)."""
+    flat = torch.randn(math.prod(shape))
+    index = torch.nonzero(flat.abs() > 2.0).squeeze(1)
+    while index.numel():
+        draws = torch.randn(index.numel())
+        flat[index] = draws
+        index = index[draws.abs() > 2.0]
+    return flat.mul_(stddev).reshape(shape)
 
 
 def _orthogonal(shape: tuple, gain: float = 1.0) -> torch.Tensor:
@@ -95,7 +100,7 @@ def conv_to_torch(kernel: torch.Tensor) -> torch.Tensor:
     """(k1, ..., kd, in, out) -> (out, in, k1, ..., kd); also transposed convs: Keras (k.., out, in)
     -> torch (in, out, k..)."""
     d = kernel.dim() - 2
-    return kernel.permute(d + 1, d, *range(d)).contiguous()
+    return kernel.permute(d + 1, d, *range(d))
 
 
 def depthwise_to_torch(kernel: torch.Tensor) -> torch.Tensor:
@@ -106,7 +111,7 @@ def depthwise_to_torch(kernel: torch.Tensor) -> torch.Tensor:
 
 def dense_to_torch(kernel: torch.Tensor) -> torch.Tensor:
     """Keras (in, out) -> torch (out, in)."""
-    return kernel.T.contiguous()
+    return kernel.T
 
 
 # -- regularizers ---------------------------------------------------------------------------------------

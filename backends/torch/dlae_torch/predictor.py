@@ -45,7 +45,7 @@ def load_saved(path: str, registry, builders: dict, placement):
 def predict(run: Run, builders: dict) -> tuple[Path, int]:
     config = run.config
     out_path = predictions_path(config, run.options.predictions)
-    refuse_existing([("predictions file", out_path)], run.options.overwrite)
+    refuse_existing([("predictions file", out_path)], run.options.overwrite, hint="or choose --predictions")
     placement = choose_placement(config, len(run.plan.main.input_shapes[0]) - 1)
     model, saved_plan, payload = load_saved(config.paths.load_model, run.registry, builders, placement)
     stats = _Stats(payload["stats"]) if payload.get("stats") else None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import attrs
-import numpy as np
 import torch
 
 from dlae_core.config.convert import config_to_dict
@@ -196,10 +194,3 @@ class Trainer:
 def train(run: Run, builders: dict) -> TrainResult:
     return Trainer(run, builders).run()
 
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))
-
-
-__all__ = ["Trainer", "TrainResult", "train", "math"]

@@ -1,0 +1,30 @@
+"""The torch backend's pluggy plugin (entry point ``torch = "dlae_torch.plugin"``, group ``dlae``).
+
+Importing this module never imports torch; the builders are imported in ``register_builders``
+only when the torch backend is asked for them.
+"""
+
+from __future__ import annotations
+
+from dlae_core.components import BackendInfo
+from dlae_core.hookspecs import hookimpl
+
+
+@hookimpl
+def register_backends(register):
+    register(BackendInfo("torch", "PyTorch backend (CPU and CUDA).", "dlae_torch.backend", requires=("torch",)))
+
+
+@hookimpl
+def register_builders(backend, register):
+    if backend != "torch":
+        return
+    from . import activations, layers, layers_conv, losses
+
+    for table in (layers.BUILDERS, layers_conv.BUILDERS):
+        for name, builder in table.items():
+            register("layer", name, builder)
+    for name, builder in losses.BUILDERS.items():
+        register("loss", name, builder)
+    for name, builder in activations.BUILDERS.items():
+        register("activation", name, builder)
