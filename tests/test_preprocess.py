@@ -117,8 +117,8 @@ def test_one_hot_shapes_truncation_and_bad_label():
 def test_samplewise_centering_and_standardization_apply_to_test_splits(tmp_path):
     rng = np.random.default_rng(0)
     path = write_h5(tmp_path / "test.h5", {"0": rng.random((16, 16)) * 50 + 3})
-    pre = make(session="Inference", paths={"test_X": path, "load_model": path}, augmentation={"samplewise_centering_switch": True,
-                                                  "samplewise_normalization_switch": True},
+    switches = {"samplewise_centering_switch": True, "samplewise_normalization_switch": True}
+    pre = make(session="Inference", paths={"test_X": path, "load_model": path}, augmentation=switches,
                preprocessing={"normalization_type": "none"})
     x, y = pre.load(DataSplit(path, None, ["0"]), "0")
     assert y is None and abs(float(x.mean())) < 1e-5 and float(x.std()) == pytest.approx(1.0, abs=1e-4)

@@ -21,6 +21,7 @@ from .model import GraphModel
 class DataSetup:
     preprocessor: Preprocessor
     train: TrainingSamples
+    on_device: bool
     validation: EvaluationSamples | None
     stats: object = None
     weights: np.ndarray | None = None
@@ -36,7 +37,9 @@ def _featurewise(config) -> bool:
     return aug.featurewise_centering_switch or aug.featurewise_normalization_switch
 
 
-def prepare_data(run: Run) -> DataSetup:
+def prepare_data(run: Run, *, on_device: bool = False) -> DataSetup:
+    """Datasets of a training session; ``on_device``: augmentation and normalization of training
+    batches happen on the training device (the loader returns unaugmented samples + parameters)."""
     config = run.config
     splits = make_splits(config, "Train")
     base = Preprocessor(config, run.plan, run.registry)
@@ -44,12 +47,12 @@ def prepare_data(run: Run) -> DataSetup:
     pre = Preprocessor(config, run.plan, run.registry, stats=stats)
     aug = config.augmentation
     train = TrainingSamples(pre, splits["train"], aug, aug.random_seed, aug.rounds,
-                            augment=aug.apply_augmentation_switch, on_device=False)
+                            augment=aug.apply_augmentation_switch, on_device=on_device)
     validation = EvaluationSamples(pre, splits["validation"]) if "validation" in splits else None
     weights = None
     if config.loss_function.loss == "weighted_categorical_crossentropy":
         weights = class_weights(pre, splits["train"], config.preprocessing.categories)
-    return DataSetup(pre, train, validation, stats, weights)
+    return DataSetup(pre, train, on_device, validation, stats, weights)
 
 
 def build_model(graph, builders: dict, placement: Placement) -> torch.nn.Module:

@@ -17,6 +17,7 @@ from dlae_core.training.tensorboard import ScalarWriter
 
 from . import metrics as metric_fns
 from .device import choose_placement
+from .device_augment import augment_batch, finish_batch
 from .loader import EpochIndexed, EpochSampler, make_loader, to_device
 from .modelfile import load_model_file, save_model_file
 from .optimizers import main_optimizer, set_learning_rate
@@ -44,7 +45,8 @@ class Trainer:
         refuse_existing(training_outputs(self.config), run.options.overwrite)
         self.placement = choose_placement(self.config, len(self.graph.input_shapes[0]) - 1)
         torch.manual_seed(self.config.augmentation.random_seed)
-        self.data: DataSetup = prepare_data(run)
+        on_device = self.placement.device.type == "cuda" and self.config.augmentation.apply_augmentation_switch
+        self.data: DataSetup = prepare_data(run, on_device=on_device)
         self.model = build_model(self.graph, builders, self.placement)
         self.loss_fn = make_loss(run, builders, self.data)
         self.monitors = metric_fns.monitors(self.config)
@@ -127,6 +129,8 @@ class Trainer:
         for batch in loader:
             fetched = time.perf_counter()
             batch = to_device(batch, self.placement.device, self.placement.channels_last)
+            if self.data.on_device:
+                batch["x"], batch["y"] = self._device_augment(batch)
             set_learning_rate(self.optimizer, self.schedule.rate(self.step))
             values = self._train_step(batch["x"], batch["y"])
             self.step += 1
@@ -138,6 +142,11 @@ class Trainer:
             progress.step(n, fetched - ready, done - fetched, {k: v / count for k, v in totals.items()})
             ready = done
         return {k: v / max(count, 1) for k, v in totals.items()}
+
+    def _device_augment(self, batch: dict):
+        pre = self.data.preprocessor
+        x, y = augment_batch(batch, fill_mode=pre.fill_mode, cval=pre.cval, target_kind=pre.target_kind)
+        return finish_batch(x, y, pre)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         self.optimizer.zero_grad(set_to_none=True)
