@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from ..errors import DataError, Problem, problem
+from .splits import validation_count
 from .hdf5 import SampleFile, is_numeric, with_channel_axis
 
 MAX_SAMPLED = 8
@@ -51,7 +52,7 @@ def check_data(config, plan, registry, session: str | None = None) -> list[Probl
     if have_x and have_y:
         count = _check_pair(out, rules, ("paths.train_X", paths.train_X), ("paths.train_y", paths.train_y))
         split = config.training_configurations.validation_split
-        if count and split > 0 and count - math.ceil(count * split) < 1:
+        if count and split > 0 and count - validation_count(count, split) < 1:
             out.append(problem("training_configurations.validation_split",
                                f"splitting {count} training sample(s) leaves none for training",
                                expected=f"a smaller split or more than {count} samples", received=split))
