@@ -196,6 +196,45 @@ def test_transpose_conv_matches_tensorflow_cropping():
     np.testing.assert_allclose(out[0, :, :, 0].numpy(), full[0:4, 0:4])
 
 
+def _transpose_reference(x, kernel, stride, padding):
+    """TF conv2d_transpose on channels-last numpy arrays, Keras kernel (kh, kw, out, in): scatter
+    each input pixel, then keep the Keras output window ('same': crop (full - n*s) // 2 first)."""
+    n, h, w, _ = x.shape
+    kh, kw, out, _ = kernel.shape
+    full = np.zeros((n, (h - 1) * stride + kh, (w - 1) * stride + kw, out))
+    for i in range(h):
+        for j in range(w):
+            full[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :] += np.einsum(
+                "nc,aboc->nabo", x[:, i, j, :], kernel)
+    result = []
+    for axis, (size, k) in enumerate(((h, kh), (w, kw)), start=1):
+        target = size * stride if padding == "same" else size * stride + max(k - stride, 0)
+        extra = full.shape[axis] - target
+        start = extra // 2 if padding == "same" and extra > 0 else 0
+        result.append((start, target))
+    padded = np.zeros((n, max(full.shape[1], result[0][0] + result[0][1]),
+                       max(full.shape[2], result[1][0] + result[1][1]), out))
+    padded[:, :full.shape[1], :full.shape[2]] = full
+    (r0, rn), (c0, cn) = result
+    return padded[:, r0:r0 + rn, c0:c0 + cn]
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(3, 2, "same"), (4, 2, "same"), (2, 3, "same"),
+                                                   (3, 2, "valid"), (1, 3, "valid"), (3, 1, "same")])
+def test_transpose_conv_multichannel_against_reference(kernel, stride, padding):
+    spec = spec_of(f"Transpose convolution 2D:3:({kernel}, {kernel}):({stride}, {stride}):{padding}:(1, 1):" + CONV)
+    module = BUILDERS["layer"][spec.type](spec, (3, 2, 2)).double()
+    keras_kernel_value = torch.randn(kernel, kernel, 3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        module.weight.copy_(conv_to_torch(keras_kernel_value))
+        module.bias.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    x = torch.randn(2, 3, 2, 2, dtype=torch.float64)
+    out = to_channels_last(module(to_internal(x))).detach().numpy()
+    expected = _transpose_reference(x.numpy(), keras_kernel_value.numpy(), stride, padding) + [0.5, -1.0, 2.0]
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-10)
+
+
 def test_resize_convolution_is_nearest_upsample_then_conv():
     spec = spec_of("Resize convolution 2D:1:(1, 1):(1, 1):(2, 2):same:(1, 1):" + CONV)
     module = BUILDERS["layer"][spec.type](spec, (2, 2, 1))
@@ -205,6 +244,35 @@ def test_resize_convolution_is_nearest_upsample_then_conv():
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 2, 1)
     out = to_channels_last(module(to_internal(x)))[0, :, :, 0]
     assert out.tolist() == [[3, 3, 5, 5], [3, 3, 5, 5], [7, 7, 9, 9], [7, 7, 9, 9]]
+
+
+def test_upsample_repeats_each_value():
+    for text, shape, factors in (("Upsample 2D:(2, 3)", (3, 2, 2), (2, 3)),
+                                 ("Upsample 3D:(3, 1, 2)", (2, 3, 2, 2), (3, 1, 2))):
+        x = torch.randn(2, *shape)
+        out = GraphModel(graph_of([f"Input:{shape}", text]), BUILDERS)(x)
+        expected = x.numpy()
+        for axis, factor in enumerate(factors, start=1):
+            expected = np.repeat(expected, factor, axis=axis)
+        assert np.array_equal(out.numpy(), expected)
+
+
+def test_separable_conv_is_depthwise_then_pointwise():
+    spec = spec_of("Separable convolution 2D:4:(2, 3):(1, 1):valid:(1, 1):" + CONV)
+    module = BUILDERS["layer"][spec.type](spec, (4, 5, 3)).double()
+    depthwise = torch.randn(2, 3, 3, 1, dtype=torch.float64)  # Keras (kh, kw, C, 1)
+    pointwise = torch.randn(1, 1, 3, 4, dtype=torch.float64)  # Keras (1, 1, C, F)
+    with torch.no_grad():
+        module.depthwise_weight.copy_(depthwise_to_torch(depthwise))
+        module.pointwise_weight.copy_(conv_to_torch(pointwise))
+        module.bias.copy_(torch.arange(4.0))
+    x = torch.randn(2, 4, 5, 3, dtype=torch.float64)
+    diagonal = np.zeros((2, 3, 3, 3))
+    for c in range(3):
+        diagonal[:, :, c, c] = depthwise[:, :, c, 0].numpy()
+    expected = _conv_channels_last(_conv_channels_last(x.numpy(), diagonal), pointwise.numpy()) + np.arange(4.0)
+    out = to_channels_last(module(to_internal(x))).detach().numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-10)
 
 
 def test_depthwise_channel_order_matches_keras():
@@ -283,7 +351,6 @@ def test_prelu_one_slope_per_element():
 
 def test_thresholded_relu_and_friends():
     x = torch.tensor([[-1.0, 0.1, 0.2, 0.3, 1.0]])
-    _ = x
     theta = BUILDERS["layer"]["Thresholded reLU"](spec_of("Thresholded reLU:0.2"), (5,))
     assert theta(x).tolist() == [[0.0, 0.0, 0.0, pytest.approx(0.3), 1.0]]
     elu = BUILDERS["layer"]["ELU"](spec_of("ELU:0.5"), (5,))

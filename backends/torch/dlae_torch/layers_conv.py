@@ -40,11 +40,15 @@ def apply_pads(x: torch.Tensor, pads) -> tuple[torch.Tensor, tuple[int, ...]]:
 
 
 def upsample_nearest(x: torch.Tensor, factors) -> torch.Tensor:
-    """Exact nearest-neighbour upsampling by integer factors (each value repeated)."""
-    for axis, factor in enumerate(factors, start=2):
-        if factor != 1:
-            x = x.repeat_interleave(factor, dim=axis)
-    return x
+    """Exact nearest-neighbour upsampling by integer factors (each value repeated), one copy
+    through a broadcast view; its backward is a deterministic sum."""
+    factors = tuple(factors)
+    if all(f == 1 for f in factors):
+        return x
+    spatial = x.shape[2:]
+    view = x.reshape(x.shape[:2] + tuple(v for n in spatial for v in (n, 1)))
+    expanded = view.expand(x.shape[:2] + tuple(v for n, f in zip(spatial, factors) for v in (n, f)))
+    return expanded.reshape(x.shape[:2] + tuple(n * f for n, f in zip(spatial, factors)))
 
 
 _CONV = {2: F.conv2d, 3: F.conv3d}
