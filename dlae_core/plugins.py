@@ -54,6 +54,8 @@ def make_plugin_manager(*, load_entrypoints: bool = True, plugins: Iterable[obje
 
 
 KINDS = ("layers", "losses", "optimizers", "activations", "techniques", "backends")
+SINGULAR = {"layers": "layer", "losses": "loss", "optimizers": "optimizer", "activations": "activation",
+            "techniques": "technique", "backends": "backend"}
 
 
 class Registry:
@@ -72,10 +74,10 @@ class Registry:
     def _add(self, kind: str, thing: object, plugin: str) -> None:
         name = getattr(thing, "name", None)
         if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {plugin!r} registered a {kind[:-1]} without a name: {thing!r}")
+            raise PluginError(f"plugin {plugin!r} registered a {SINGULAR[kind]} without a name: {thing!r}")
         if name in self.items[kind]:
             first = self.owner[(kind, name)]
-            raise PluginError(f"{kind[:-1]} {name!r} is registered twice: by plugin {first!r} and by plugin {plugin!r}")
+            raise PluginError(f"{SINGULAR[kind]} {name!r} is registered twice: by plugin {first!r} and by plugin {plugin!r}")
         self.items[kind][name] = thing
         self.owner[(kind, name)] = plugin
 

@@ -58,7 +58,7 @@ def test_validate_gan_summary_names_both_lists(tmp_path, write_config, minimal_t
      ["error: training_configurations.batch_size: invalid value. Expected an integer >= 1. Received: 'many'."]),
     ({"monitors": {"mse_switch": "true"}, "optimizer": {"optimizer": "adam"}},
      ["error: optimizer.optimizer: unknown optimizer. Expected one of 'Adadelta', 'Adagrad', 'Adam', 'Adamax', "
-      "'NAdam', 'RMSprop', 'SGD'. Received: 'adam'. Did you mean 'Adam'?",
+      "'NAdam', 'RMSprop', 'SGD'",  # (plugins may add more optimizers to this list)
       "error: monitors.mse_switch: invalid value. Expected \"True\" or \"False\" (or a JSON boolean). "
       "Received: 'true'. Did you mean 'True'?"]),
 ])
@@ -66,7 +66,12 @@ def test_validate_bad_values_exit_2_one_line_each(tmp_path, write_config, minima
     result = invoke("validate", "--skip-data", str(write_config(tmp_path, minimal_typed_config(**change))))
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert error_lines(result) == expected
+    lines = error_lines(result)
+    assert len(lines) == len(expected)
+    for line, start in zip(lines, expected):
+        assert line.startswith(start)
+    if "optimizer" in change:
+        assert lines[0].endswith("Received: 'adam'. Did you mean 'Adam'?")
     assert "Traceback" not in result.output
 
 

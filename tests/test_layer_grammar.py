@@ -249,6 +249,8 @@ def test_empty_or_absent_fields_take_defaults(registry, text, params):
 
 def test_typed_absent_parameters_take_defaults(registry):
     assert _parse({"type": "Convolution 2D"}, registry) == _parse("Convolution 2D", registry)
+    assert _parse({"type": "Convolution 2D", "filters": 4, "kernel": "", "padding": ""}, registry) == \
+        _parse("Convolution 2D:4", registry)
     assert _parse({"type": "Convolution 3D", "dilation": None}, registry)["dilation"] == (1, 1, 1)
 
 

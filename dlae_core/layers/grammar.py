@@ -70,7 +70,7 @@ def _from_mapping(layer_type: LayerType, raw: dict, where: str, registry):
     values = {}
     for param in layer_type.params:
         label = f"{layer_type.name} parameter {param.name!r}"
-        if param.name not in raw:
+        if param.name not in raw or raw[param.name] == "":  # empty, as in the string form: the default
             values[param.name] = _default(param, f"{where}.{param.name}", label, problems)
         else:
             values[param.name] = _parse_value(param, raw[param.name], f"{where}.{param.name}", label,

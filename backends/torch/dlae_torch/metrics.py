@@ -18,12 +18,21 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (predicted == labels).float().mean()
 
 
+def _dense_target(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``target`` in ``pred``'s shape; integer labels (sparse targets with one value per sample or
+    pixel) against several output channels become their one-hot form."""
+    if target.numel() == pred.numel():
+        return target.reshape(pred.shape)
+    labels = target.reshape(pred.shape[:-1]).round().long()
+    return torch.nn.functional.one_hot(labels, pred.shape[-1]).to(pred.dtype)
+
+
 def mean_squared_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (pred - target.reshape(pred.shape)).pow(2).mean()
+    return (pred - _dense_target(pred, target)).pow(2).mean()
 
 
 def mean_absolute_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (pred - target.reshape(pred.shape)).abs().mean()
+    return (pred - _dense_target(pred, target)).abs().mean()
 
 
 def monitors(config) -> dict:

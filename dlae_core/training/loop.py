@@ -1,0 +1,135 @@
+"""The epoch loop every backend runs: steps, validation, schedule, callbacks, logs.
+
+A backend supplies a :class:`StepEngine` (one optimisation step, one evaluation step,
+setting the learning rate, saving) and iterables of batches; everything else — the
+learning-rate schedule, plateau/step decay, early stopping, best checkpoints, CSV and
+TensorBoard logs, progress — happens here, identically for every framework.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Protocol
+
+import attrs
+
+from .history import CsvHistory
+from .progress import TrainingProgress
+from .schedule import EpochRules, LearningRateSchedule
+from .tensorboard import ScalarWriter
+
+
+class StepEngine(Protocol):
+    def train_step(self, batch) -> tuple[int, dict[str, float]]:
+        """One update on ``batch``; returns (batch size, {"loss": ..., monitor: ...})."""
+
+    def eval_step(self, batch) -> tuple[int, dict[str, float]]:
+        """Loss and monitors on a validation batch, no update."""
+
+    def set_learning_rate(self, rate: float) -> None: ...
+
+    def save(self, path: str, state: dict) -> None:
+        """Write the model (and ``state``, the loop's resumable state) atomically to ``path``."""
+
+
+@attrs.define
+class LoopResult:
+    history: list[dict]
+    last_epoch: int
+    stopped_early: bool = False
+
+
+@attrs.define
+class TrainingLoop:
+    """Runs epochs ``start_epoch .. epochs-1``; ``step`` counts optimizer updates so far."""
+
+    config: object
+    engine: StepEngine
+    quiet: bool = False
+    start_epoch: int = 0
+    step: int = 0
+    note: str = ""
+    schedule: LearningRateSchedule = attrs.field(init=False)
+    rules: EpochRules = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        lrs = self.config.learning_rate_schedule
+        self.schedule = LearningRateSchedule(lrs.learning_rate, lrs.learning_rate_decay_factor)
+        self.rules = EpochRules.from_config(self.config, self.schedule)
+
+    # -- resumable state ----------------------------------------------------------------------
+    def state(self, epoch: int) -> dict:
+        return {"epoch": epoch, "step": self.step, "lr_factor": self.schedule.factor, "rules": self.rules.state()}
+
+    def load_state(self, state: dict) -> None:
+        self.schedule.factor = state.get("lr_factor", 1.0)
+        self.rules.load_state(state.get("rules", {}))
+        self.start_epoch, self.step = state.get("epoch", -1) + 1, state.get("step", 0)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self, train_batches, validation_batches=None, *, set_epoch=None) -> LoopResult:
+        cfg, save = self.config.training_configurations, self.config.save_configurations
+        csv = CsvHistory(save.save_csv_path, append=self.start_epoch > 0) if save.save_csv_switch else None
+        board = ScalarWriter(save.save_tensorboard_path) if save.save_tensorboard_switch else None
+        history, epoch, stopped = [], self.start_epoch - 1, False
+        with TrainingProgress(cfg.epochs, quiet=self.quiet) as progress:
+            if self.note:
+                progress.message(f"note: {self.note}")
+            for epoch in range(self.start_epoch, cfg.epochs):
+                if set_epoch is not None:
+                    set_epoch(epoch)
+                logs = self._train_epoch(train_batches, epoch, progress)
+                if validation_batches is not None:
+                    logs.update({f"val_{k}": v for k, v in self._evaluate(validation_batches).items()})
+                decision = self.rules.end_epoch(epoch, logs.get("val_loss"))
+                logs["lr"] = self.schedule.rate(self.step)
+                if csv is not None:
+                    csv.write(epoch, logs)
+                if board is not None:
+                    board.add_scalars(epoch, logs)
+                history.append(logs)
+                progress.end_epoch(epoch, logs, self._after_epoch(epoch, decision))
+                if decision.stop:
+                    stopped = True
+                    break
+        if save.save_model_switch:
+            self.engine.save(save.save_model_path, self.state(epoch))
+        return LoopResult(history, epoch, stopped)
+
+    def _train_epoch(self, batches: Iterable, epoch: int, progress: TrainingProgress) -> dict:
+        totals, count = {}, 0
+        progress.start_epoch(epoch, len(batches), first=epoch)
+        ready = time.perf_counter()
+        for batch in batches:
+            fetched = time.perf_counter()
+            self.engine.set_learning_rate(self.schedule.rate(self.step))
+            n, values = self.engine.train_step(batch)
+            self.step += 1
+            count += n
+            for key, value in values.items():
+                totals[key] = totals.get(key, 0.0) + value * n
+            done = time.perf_counter()
+            progress.step(n, fetched - ready, done - fetched, {k: v / count for k, v in totals.items()})
+            ready = done
+        return {k: v / max(count, 1) for k, v in totals.items()}
+
+    def _evaluate(self, batches: Iterable) -> dict:
+        totals, count = {}, 0
+        for batch in batches:
+            n, values = self.engine.eval_step(batch)
+            count += n
+            for key, value in values.items():
+                totals[key] = totals.get(key, 0.0) + value * n
+        return {k: v / max(count, 1) for k, v in totals.items()}
+
+    def _after_epoch(self, epoch: int, decision) -> str:
+        notes = []
+        if decision.save_checkpoint:
+            self.engine.save(self.config.save_configurations.save_checkpoints_path, self.state(epoch))
+            notes.append("checkpoint saved")
+        if decision.reduced_to is not None:
+            notes.append(f"{decision.reason}: learning rate {decision.reduced_to:.3g}")
+        if decision.stop:
+            notes.append(f"early stop: {decision.reason}")
+        return ", ".join(notes)
