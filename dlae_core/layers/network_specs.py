@@ -287,8 +287,8 @@ def _mobilenet_v2(b, x, top):
             y = b.bn(b.conv(y, expansion * x[2], 1, bias=False))
             if block in (1, 3, 6, 13):
                 b.tap(y)
-        if stride == 2:       # correct_pad: ((1 - n % 2, 1), ...) then a 'valid' depthwise
-            y = b.depthwise(b.pad(y, ((1 - y[0] % 2, 1), (1 - y[1] % 2, 1))), 3, 2, "valid")
+        if stride == 2:       # correct_pad: ((n % 2, 1), ...) then a 'valid' depthwise (= ceil(n / 2))
+            y = b.depthwise(b.pad(y, ((y[0] % 2, 1), (y[1] % 2, 1))), 3, 2, "valid")
         else:
             y = b.depthwise(y)
         y = b.bn(b.conv(b.bn(y), filters, 1, bias=False))

@@ -78,11 +78,17 @@ def frame(record: bytes) -> bytes:
 
 
 class ScalarWriter:
-    """Append scalars to ``<logdir>/events.out.tfevents.<time>.<host>``; flushed per epoch."""
+    """Append scalars to ``<logdir>/events.out.tfevents.<time>.<host>``; flushed per epoch.
+    ``fresh`` removes the event files already in ``logdir`` (a replaced run, not a continued one:
+    TensorBoard would otherwise merge the old and the new curves)."""
 
-    def __init__(self, logdir: str | Path):
+    def __init__(self, logdir: str | Path, *, fresh: bool = False):
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            for old in self.logdir.glob("events.out.tfevents.*"):
+                if old.is_file():
+                    old.unlink()
         now = time.time()
         self.path = self.logdir / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.dlae"
         with open(self.path, "wb") as handle:

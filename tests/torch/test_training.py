@@ -185,6 +185,8 @@ def test_existing_outputs_are_refused_before_training_then_overwritten(tmp_path)
         assert after[name][0] != before[name][0], f"{name} was not rewritten"
     _, rows = read_csv(out / "logs" / "history.csv")
     assert [r["epoch"] for r in rows] == [0, 1, 2]  # replaced, not appended
+    events = list((out / "tb").iterdir())  # the old run's events are replaced, not merged with the new
+    assert len(events) == 1 and [step for step, _ in read_scalars(events[0])] == [0, 1, 2]
 
 
 # -- reproducibility -------------------------------------------------------------------------

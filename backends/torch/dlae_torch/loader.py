@@ -2,10 +2,60 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
+
+from dlae_core.errors import DlaeError
+
+_MARK = "dlae-error-lines:"
+
+
+class WorkerDataError(DlaeError):
+    """A user error (bad sample, out-of-range label, ...) raised in a loader worker process.
+
+    torch re-raises a worker's exception in the main process as ``type(exc)(message)`` with the
+    worker's formatted traceback as the only argument, so the error's one-line messages travel
+    JSON-encoded at the end of that text and are recovered here; the CLI then prints them as
+    usual instead of a RuntimeError traceback."""
+
+    def __init__(self, text_or_lines):
+        if isinstance(text_or_lines, str):
+            payload = text_or_lines.rsplit(_MARK, 1)[-1].strip()
+            try:
+                lines = json.loads(payload)
+            except ValueError:
+                lines = [" ".join(text_or_lines.split())]
+        else:
+            lines = list(text_or_lines)
+        self._lines = [str(line) for line in lines]
+        super().__init__(_MARK + json.dumps(self._lines))
+
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+    def __reduce__(self):
+        return (WorkerDataError, (self._lines,))
+
+
+class _Relaying(Dataset):
+    """``base`` whose DlaeErrors survive the trip from a worker process (see WorkerDataError)."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index):
+        try:
+            return self.base[index]
+        except DlaeError as exc:
+            if get_worker_info() is None:
+                raise
+            raise WorkerDataError(exc.lines()) from None
 
 
 class EpochIndexed(Dataset):
@@ -51,7 +101,7 @@ def make_loader(dataset, batch_size: int, *, workers: int | None, pin: bool, sam
     # A final batch of one sample breaks batch normalization on vectors; drop just that case.
     drop_last = batch_size > 1 and len(dataset) > batch_size and len(dataset) % batch_size == 1
     return DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
+        _Relaying(dataset), batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
         pin_memory=pin, drop_last=drop_last, persistent_workers=persistent and workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         multiprocessing_context="fork" if workers > 0 and hasattr(os, "fork") else None,

@@ -62,6 +62,20 @@ def weighted_categorical_crossentropy(context):
     return loss
 
 
+def _check_labels(labels: torch.Tensor, classes: int) -> None:
+    """A user error (not an index error deep in torch) for a label outside 0..classes-1 in a
+    sample the checks before training did not read (they read a few samples per file)."""
+    bad = (labels < 0) | (labels >= classes)
+    if bad.any():
+        from dlae_core.errors import DataError, problem
+
+        value = int(labels[bad][0])
+        raise DataError([problem("loss_function.loss", f"sparse_categorical_crossentropy: a training target "
+                                 f"holds the class label {value}, outside 0..{classes - 1} (the model has "
+                                 f"{classes} output channels)", expected=f"integer labels 0..{classes - 1}",
+                                 received=value)])
+
+
 def sparse_categorical_crossentropy(context):
     @_fp32
     def loss(pred, target):
@@ -69,6 +83,7 @@ def sparse_categorical_crossentropy(context):
         if labels.dim() == pred.dim():  # trailing axis of length 1
             labels = labels.squeeze(-1)
         labels = labels.round().long()
+        _check_labels(labels, pred.shape[-1])
         logits = torch.log(pred.clamp(EPSILON, 1.0 - EPSILON))
         log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
         return _reduce(-log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1))

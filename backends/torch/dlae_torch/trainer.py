@@ -61,7 +61,8 @@ class Trainer:
         if self.config.paths.load_checkpoint:
             self._resume(self.config.paths.load_checkpoint)
         self.csv = CsvHistory(save.save_csv_path, append=self.start_epoch > 0) if save.save_csv_switch else None
-        self.tensorboard = ScalarWriter(save.save_tensorboard_path) if save.save_tensorboard_switch else None
+        self.tensorboard = (ScalarWriter(save.save_tensorboard_path, fresh=self.start_epoch == 0)
+                            if save.save_tensorboard_switch else None)
 
     # -- state -------------------------------------------------------------------------------
     def _resume(self, path: str) -> None:

@@ -63,7 +63,7 @@ class PretrainedNetwork(LayerType):
         Param("skip_starts", LiteralBool(), True, "the five tap points become the outer-skip stack"),
         Param("hook_connections", LiteralBool(), False, "the five tap points become the BBD hooks"),
     )
-    example_params = {"weights": "none", "input_shape": (64, 64, 3)}
+    example_params = {"weights": "none", "input_shape": (96, 96, 3)}
 
     def network_shapes(self, spec: LayerSpec) -> tuple[tuple, list[tuple]]:
         from ..networks import network_shapes
