@@ -219,12 +219,13 @@ class Plateau:
 
 
 def random_flips(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample left-right (cols) and up-down (rows) flips with probability 0.5 each (dims 2, 3 of NC...)."""
-    for dim in (3, 2):
+    """Per-sample left-right (cols) and up-down (rows) flips with probability 0.5 each; x (N, C, rows,
+    cols, ...), y (N, rows, cols, ...)."""
+    for dim in (3, 2):  # cols, then rows, of x; y has no channel axis
         flip = torch.rand(x.shape[0], generator=gen) < 0.5
         if flip.any():
             x, y = x.clone(), y.clone()
-            x[flip], y[flip] = x[flip].flip(dim - 1), y[flip].flip(dim - 1)
+            x[flip], y[flip] = x[flip].flip(dim), y[flip].flip(dim - 1)
     return x, y
 
 

@@ -251,15 +251,14 @@ def test_train_from_checkpoint_continues_with_saved_weights_and_state(tmp_path):
     assert max((init[k] - saved["state_dict"][k]).abs().max().item() for k in init) > 1e-3
 
 
-def test_train_from_checkpoint_appends_to_the_same_csv(tmp_path):
+def test_train_with_load_checkpoint_appends_to_the_same_csv(tmp_path):
     data = make_data(tmp_path / "data", "classification", n=16, size=8)
     save = save_to(tmp_path / "out")
     first = make_config("CNN", (8, 8, 1), cnn_layers(8), data, save_configurations=save)
     train(first, tmp_path / "first.json")
     checkpoint = tmp_path / "saved.pt"
     (tmp_path / "out" / "model.pt").rename(checkpoint)
-    second = make_config("CNN", (8, 8, 1), cnn_layers(8), data, save_configurations=save,
-                         config_file={"type_signal": "Train from Checkpoint"},
+    second = make_config("CNN", (8, 8, 1), cnn_layers(8), data, save_configurations=save,  # a "Train" session
                          paths={"load_checkpoint": str(checkpoint)}, training_configurations={"epochs": 4})
     train(second, tmp_path / "second.json", "--overwrite")
     header, rows = read_csv(tmp_path / "out" / "history.csv")

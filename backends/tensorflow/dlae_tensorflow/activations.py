@@ -33,7 +33,7 @@ FUNCTIONS = {
     "hard_sigmoid": ops.hard_sigmoid,  # relu6(x + 3) / 6, the Keras 3 definition
     "linear": _linear,
     "softplus": ops.softplus,
-    "softsign": ops.soft_sign,
+    "softsign": ops.softsign,
     "selu": ops.selu,
     "elu": _elu,
     "exponential": ops.exp,

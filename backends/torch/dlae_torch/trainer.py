@@ -1,8 +1,10 @@
-"""Training sessions for CNN and FCN on PyTorch: everything the config says, end to end."""
+"""Training sessions for CNN and FCN on PyTorch.
+
+The epoch loop, schedules, callbacks and logs are the core's (dlae_core.training.loop);
+this module supplies the PyTorch steps: forward, loss, backward, optimizer, saving.
+"""
 
 from __future__ import annotations
-
-import time
 
 import attrs
 import torch
@@ -10,10 +12,7 @@ import torch
 from dlae_core.config.convert import config_to_dict
 from dlae_core.errors import BackendError
 from dlae_core.session import Run, refuse_existing, training_outputs
-from dlae_core.training.history import CsvHistory
-from dlae_core.training.progress import TrainingProgress
-from dlae_core.training.schedule import EpochRules, LearningRateSchedule
-from dlae_core.training.tensorboard import ScalarWriter
+from dlae_core.training.loop import LoopResult, TrainingLoop
 
 from . import metrics as metric_fns
 from .device import choose_placement
@@ -32,16 +31,15 @@ class TrainResult:
     stopped_early: bool = False
 
 
-class Trainer:
-    """One training session. ``run()`` returns a TrainResult; all outputs are written on the way."""
+class TorchSteps:
+    """The StepEngine of the core loop for one PyTorch model."""
 
     def __init__(self, run: Run, builders: dict):
-        self.run_info, self.config, self.builders = run, run.config, builders
+        self.run_info, self.config = run, run.config
         if run.plan.technique not in ("CNN", "FCN"):
             raise BackendError(f"the torch backend trains CNN and FCN models; {run.plan.technique} training "
                                f"is not available in this version")
         self.graph = run.plan.graphs["model"]
-        save = self.config.save_configurations
         refuse_existing(training_outputs(self.config), run.options.overwrite)
         self.placement = choose_placement(self.config, len(self.graph.input_shapes[0]) - 1)
         torch.manual_seed(self.config.augmentation.random_seed)
@@ -53,19 +51,59 @@ class Trainer:
         if run.registry.losses[self.config.loss_function.loss].target == "dense":
             self.monitors.pop("accuracy", None)  # accuracy of a regression means nothing
         self.optimizer = main_optimizer(self.config, self.model.parameters())
-        lrs = self.config.learning_rate_schedule
-        self.schedule = LearningRateSchedule(lrs.learning_rate, lrs.learning_rate_decay_factor)
-        self.rules = EpochRules.from_config(self.config, self.schedule)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.placement.dtype == torch.float16)
-        self.start_epoch, self.step = 0, 0
-        if self.config.paths.load_checkpoint:
-            self._resume(self.config.paths.load_checkpoint)
-        self.csv = CsvHistory(save.save_csv_path, append=self.start_epoch > 0) if save.save_csv_switch else None
-        self.tensorboard = (ScalarWriter(save.save_tensorboard_path, fresh=self.start_epoch == 0)
-                            if save.save_tensorboard_switch else None)
+        self.loop_state: dict = {}
 
-    # -- state -------------------------------------------------------------------------------
-    def _resume(self, path: str) -> None:
+    # -- StepEngine ------------------------------------------------------------------------------
+    def set_learning_rate(self, rate: float) -> None:
+        set_learning_rate(self.optimizer, rate)
+
+    def train_step(self, batch: dict) -> tuple[int, dict]:
+        self.model.train()
+        x, y = self._inputs(batch, train=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.placement.autocast():
+            pred = self.model(x)
+        loss = self.loss_fn(pred.float(), y) + self.model.regularization_loss()
+        if not torch.isfinite(loss):
+            raise BackendError(f"the loss became {loss.item()}; lower learning_rate_schedule.learning_rate "
+                               f"or check the data normalization")
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return x.shape[0], self._values(loss, pred, y)
+
+    @torch.no_grad()
+    def eval_step(self, batch: dict) -> tuple[int, dict]:
+        self.model.eval()
+        x, y = self._inputs(batch, train=False)
+        with self.placement.autocast():
+            pred = self.model(x)
+        loss = self.loss_fn(pred.float(), y) + self.model.regularization_loss()
+        return x.shape[0], self._values(loss, pred, y)
+
+    def save(self, path: str, state: dict) -> None:
+        state = {**state, "optimizer": self.optimizer.state_dict()}
+        save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
+                        graph_role="model", model=self.model, stats=self.data.stats_dict(), training_state=state)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _inputs(self, batch: dict, *, train: bool):
+        batch = to_device(batch, self.placement.device, self.placement.channels_last)
+        if train and self.data.on_device:
+            pre = self.data.preprocessor
+            x, y = augment_batch(batch, fill_mode=pre.fill_mode, cval=pre.cval, target_kind=pre.target_kind)
+            return finish_batch(x, y, pre)
+        return batch["x"], batch["y"]
+
+    @torch.no_grad()
+    def _values(self, loss: torch.Tensor, pred: torch.Tensor, y: torch.Tensor) -> dict:
+        values = {"loss": loss.item()}
+        values.update({name: fn(pred.float(), y).item() for name, fn in self.monitors.items()})
+        return values
+
+    def resume(self, path: str) -> dict:
+        """Load weights and optimizer state of a checkpoint; returns the loop state saved with it."""
         payload = load_model_file(path)
         try:
             self.model.load_state_dict(payload["state_dict"])
@@ -75,132 +113,19 @@ class Trainer:
         state = payload.get("training_state") or {}
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.factor = state.get("lr_factor", 1.0)
-        self.rules.load_state(state.get("rules", {}))
-        self.start_epoch, self.step = state.get("epoch", -1) + 1, state.get("step", 0)
-
-    def _training_state(self, epoch: int) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "epoch": epoch, "step": self.step,
-                "lr_factor": self.schedule.factor, "rules": self.rules.state()}
-
-    def _save(self, path: str, epoch: int) -> None:
-        save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
-                        graph_role="model", model=self.model, stats=self.data.stats_dict(),
-                        training_state=self._training_state(epoch))
-
-    # -- loop --------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
-        cfg = self.config.training_configurations
-        history, stopped = [], False
-        train_set = EpochIndexed(self.data.train)
-        sampler = EpochSampler(len(train_set))
-        pin = self.placement.device.type == "cuda"
-        loader = make_loader(train_set, cfg.batch_size, workers=self.run_info.options.workers, pin=pin,
-                             sampler=sampler)
-        val_loader = (make_loader(self.data.validation, cfg.batch_size, workers=self.run_info.options.workers,
-                                  pin=pin) if self.data.validation is not None else None)
-        epoch = self.start_epoch - 1
-        with TrainingProgress(cfg.epochs, quiet=self.run_info.options.quiet) as progress:
-            if self.placement.note:
-                progress.message(f"note: {self.placement.note}")
-            for epoch in range(self.start_epoch, cfg.epochs):
-                sampler.set_epoch(epoch)
-                logs = self._train_epoch(loader, epoch, progress)
-                if val_loader is not None:
-                    logs.update({f"val_{k}": v for k, v in self._evaluate(val_loader).items()})
-                decision = self.rules.end_epoch(epoch, logs.get("val_loss"))
-                logs["lr"] = self.schedule.rate(self.step)
-                self._record(epoch, logs)
-                history.append(logs)
-                note = self._after_epoch(epoch, decision)
-                progress.end_epoch(epoch, logs, note)
-                if decision.stop:
-                    stopped = True
-                    break
-        save = self.config.save_configurations
-        if save.save_model_switch:
-            self._save(save.save_model_path, epoch)
-        return TrainResult(epoch + 1 - self.start_epoch, history, self.model, stopped)
-
-    def _train_epoch(self, loader, epoch: int, progress: TrainingProgress) -> dict:
-        self.model.train()
-        totals, count = {}, 0
-        progress.start_epoch(epoch, len(loader), first=epoch)
-        ready = time.perf_counter()
-        for batch in loader:
-            fetched = time.perf_counter()
-            batch = to_device(batch, self.placement.device, self.placement.channels_last)
-            if self.data.on_device:
-                batch["x"], batch["y"] = self._device_augment(batch)
-            set_learning_rate(self.optimizer, self.schedule.rate(self.step))
-            values = self._train_step(batch["x"], batch["y"])
-            self.step += 1
-            n = batch["x"].shape[0]
-            count += n
-            for key, value in values.items():
-                totals[key] = totals.get(key, 0.0) + value * n
-            done = time.perf_counter()
-            progress.step(n, fetched - ready, done - fetched, {k: v / count for k, v in totals.items()})
-            ready = done
-        return {k: v / max(count, 1) for k, v in totals.items()}
-
-    def _device_augment(self, batch: dict):
-        pre = self.data.preprocessor
-        x, y = augment_batch(batch, fill_mode=pre.fill_mode, cval=pre.cval, target_kind=pre.target_kind)
-        return finish_batch(x, y, pre)
-
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
-        self.optimizer.zero_grad(set_to_none=True)
-        with self.placement.autocast():
-            pred = self.model(x)
-        data_loss = self.loss_fn(pred.float(), y)
-        loss = data_loss + self.model.regularization_loss()
-        if not torch.isfinite(loss):
-            raise BackendError(f"the loss became {loss.item()} at step {self.step}; lower "
-                               f"learning_rate_schedule.learning_rate or check the data normalization")
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        with torch.no_grad():
-            values = {"loss": loss.item()}
-            values.update({name: fn(pred.float(), y).item() for name, fn in self.monitors.items()})
-        return values
-
-    @torch.no_grad()
-    def _evaluate(self, loader) -> dict:
-        self.model.eval()
-        totals, count = {}, 0
-        for batch in loader:
-            batch = to_device(batch, self.placement.device, self.placement.channels_last)
-            with self.placement.autocast():
-                pred = self.model(batch["x"])
-            pred, y = pred.float(), batch["y"]
-            values = {"loss": (self.loss_fn(pred, y) + self.model.regularization_loss()).item()}
-            values.update({name: fn(pred, y).item() for name, fn in self.monitors.items()})
-            n = pred.shape[0]
-            count += n
-            for key, value in values.items():
-                totals[key] = totals.get(key, 0.0) + value * n
-        return {k: v / max(count, 1) for k, v in totals.items()}
-
-    def _record(self, epoch: int, logs: dict) -> None:
-        if self.csv is not None:
-            self.csv.write(epoch, logs)
-        if self.tensorboard is not None:
-            self.tensorboard.add_scalars(epoch, logs)
-
-    def _after_epoch(self, epoch: int, decision) -> str:
-        notes = []
-        if decision.save_checkpoint:
-            self._save(self.config.save_configurations.save_checkpoints_path, epoch)
-            notes.append("checkpoint saved")
-        if decision.reduced_to is not None:
-            notes.append(f"{decision.reason}: learning rate {decision.reduced_to:.3g}")
-        if decision.stop:
-            notes.append(f"early stop: {decision.reason}")
-        return ", ".join(notes)
+        return state
 
 
 def train(run: Run, builders: dict) -> TrainResult:
-    return Trainer(run, builders).run()
-
+    steps = TorchSteps(run, builders)
+    loop = TrainingLoop(run.config, steps, quiet=run.options.quiet, note=steps.placement.note)
+    if run.config.paths.load_checkpoint:
+        loop.load_state(steps.resume(run.config.paths.load_checkpoint))
+    cfg, pin = run.config.training_configurations, steps.placement.device.type == "cuda"
+    train_set = EpochIndexed(steps.data.train)
+    sampler = EpochSampler(len(train_set))
+    loader = make_loader(train_set, cfg.batch_size, workers=run.options.workers, pin=pin, sampler=sampler)
+    validation = (make_loader(steps.data.validation, cfg.batch_size, workers=run.options.workers, pin=pin)
+                  if steps.data.validation is not None else None)
+    result: LoopResult = loop.run(loader, validation, set_epoch=sampler.set_epoch)
+    return TrainResult(result.last_epoch + 1 - loop.start_epoch, result.history, steps.model, result.stopped_early)

@@ -1,0 +1,18 @@
+"""Entry point of the tensorflow backend: ``BackendInfo("tensorflow", ...).load()`` returns ``Backend``."""
+
+from __future__ import annotations
+
+from . import require_tensorflow_keras
+from .model import build_model, count_params
+
+require_tensorflow_keras()
+
+
+class Backend:
+    def __init__(self, registry):
+        self.registry = registry
+        self.builders = registry.builders("tensorflow")
+
+    def count_params(self, graph, config) -> tuple[int, int]:
+        """(trainable, non_trainable) of ``graph`` built in Keras."""
+        return count_params(build_model(graph, self.builders))

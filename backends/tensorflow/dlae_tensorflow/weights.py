@@ -1,0 +1,52 @@
+"""Weight exchange in the canonical layout (``dlae_core.weights``): the Keras layout, so the
+variables of each layer are exported and imported as they are, keyed by their Keras names."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlae_core.errors import BackendError
+from dlae_core.weights import check_compatible
+
+from . import require_tensorflow_keras
+
+keras = require_tensorflow_keras()
+
+
+def _layer_variables(model, node) -> dict:
+    try:
+        layer = model.get_layer(node.name)
+    except ValueError as exc:
+        raise BackendError(f"node {node.name} has no layer in the tensorflow model") from exc
+    variables: dict = {}
+    for v in layer.weights:
+        name = v.name.rsplit("/", 1)[-1]
+        if name in variables:
+            raise BackendError(f"node {node.name}: the tensorflow layer has two weights named {name!r}; "
+                               f"its weights cannot be exchanged by name")
+        variables[name] = v
+    return variables
+
+
+def _weighted_nodes(model, graph):
+    for node in graph.nodes:
+        if node.op in ("layer", "merge"):
+            variables = _layer_variables(model, node)
+            if variables:
+                yield node, variables
+
+
+def export_weights(model, graph) -> dict[str, dict[str, np.ndarray]]:
+    """``{node name: {weight name: array}}`` of every node with weights (copies, Keras layout)."""
+    return {node.name: {name: np.array(v.numpy()) for name, v in variables.items()}
+            for node, variables in _weighted_nodes(model, graph)}
+
+
+def import_weights(model, graph, weights: dict) -> None:
+    """Assign canonical-layout ``weights`` to ``model``; BackendError (listing every difference)
+    unless the nodes, names and shapes match exactly."""
+    targets = {node.name: variables for node, variables in _weighted_nodes(model, graph)}
+    check_compatible(weights, targets, ("the weights to import", "the tensorflow model"))
+    for node_name, variables in targets.items():
+        for name, v in variables.items():
+            v.assign(np.asarray(weights[node_name][name]).astype(v.dtype))
