@@ -40,7 +40,9 @@ class TorchSteps:
             raise BackendError(f"the torch backend trains CNN and FCN models; {run.plan.technique} training "
                                f"is not available in this version")
         self.graph = run.plan.graphs["model"]
-        refuse_existing(training_outputs(self.config), run.options.overwrite)
+        # A continued run appends to its CSV history, which is therefore not "overwritten".
+        resumed_csv = [self.config.save_configurations.save_csv_path] if self.config.paths.load_checkpoint else []
+        refuse_existing(training_outputs(self.config), run.options.overwrite, keep=[p for p in resumed_csv if p])
         self.placement = choose_placement(self.config, len(self.graph.input_shapes[0]) - 1)
         torch.manual_seed(self.config.augmentation.random_seed)
         on_device = self.placement.device.type == "cuda" and self.config.augmentation.apply_augmentation_switch
@@ -66,8 +68,7 @@ class TorchSteps:
             pred = self.model(x)
         loss = self.loss_fn(pred.float(), y) + self.model.regularization_loss()
         if not torch.isfinite(loss):
-            raise BackendError(f"the loss became {loss.item()}; lower learning_rate_schedule.learning_rate "
-                               f"or check the data normalization")
+            raise BackendError(non_finite_message(loss.item(), x, y))
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -114,6 +115,15 @@ class TorchSteps:
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         return state
+
+
+def non_finite_message(value: float, x: torch.Tensor, y: torch.Tensor) -> str:
+    """Why the loss is NaN/Inf, in the user's terms."""
+    if not torch.isfinite(x).all() or (y is not None and not torch.isfinite(y.float()).all()):
+        return (f"the loss became {value} because a training batch holds NaN or Inf values; "
+                f"check the data files (dlae validate reads only a few samples of each)")
+    return (f"the loss became {value}; lower learning_rate_schedule.learning_rate or check the "
+            f"data normalization")
 
 
 def train(run: Run, builders: dict) -> TrainResult:

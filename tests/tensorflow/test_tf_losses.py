@@ -1,0 +1,138 @@
+"""TensorFlow losses against hand-computed values (LOSSES.md §1-§3); the same cases as the torch tests."""
+
+import math
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+import dlae_core.builtin  # noqa: E402
+import dlae_tensorflow.plugin  # noqa: E402
+from dlae_core.plugins import Registry, make_plugin_manager  # noqa: E402
+from dlae_core.training.loss_context import LossContext  # noqa: E402
+
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, dlae_tensorflow.plugin]))
+LOSSES = REGISTRY.builders("tensorflow")["loss"]
+
+# two samples x three classes
+PRED = tf.constant([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+TRUE = tf.constant([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+LOG7, LOG3 = math.log(0.7), math.log(0.3)
+
+
+def loss(name, pred=PRED, target=TRUE, **context):
+    value = LOSSES[name](LossContext(**context))(pred, target)
+    assert value.shape.rank == 0 and value.dtype == tf.float32
+    return float(value)
+
+
+def test_every_cnn_fcn_loss_has_a_tensorflow_builder():
+    wanted = [n for n, info in REGISTRY.losses.items() if info.target in ("onehot", "sparse", "dense")]
+    assert len(wanted) == 9
+    assert [n for n in wanted if n not in LOSSES] == []
+
+
+def test_categorical_crossentropy():
+    assert loss("categorical_crossentropy") == pytest.approx(-(LOG7 + LOG3) / 2, rel=1e-6)
+    # predictions are renormalised along the class axis first
+    assert loss("categorical_crossentropy", PRED * 4) == pytest.approx(-(LOG7 + LOG3) / 2, rel=1e-6)
+    # and clipped to [1e-7, 1 - 1e-7]
+    hard = tf.constant([[0.0, 1.0, 0.0]])
+    assert loss("categorical_crossentropy", hard, tf.constant([[1.0, 0.0, 0.0]])) == pytest.approx(
+        -math.log(1e-7), rel=1e-4)
+
+
+def test_weighted_categorical_crossentropy():
+    weights = np.array([1.0, 2.0, 3.0])
+    value = loss("weighted_categorical_crossentropy", class_weights=weights)
+    assert value == pytest.approx(-(1 * LOG7 + 3 * LOG3) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="class_weights"):
+        LOSSES["weighted_categorical_crossentropy"](LossContext())
+    with pytest.raises(ValueError, match="2 class weights for 3 output channels"):
+        LOSSES["weighted_categorical_crossentropy"](LossContext(class_weights=[1.0, 2.0]))(PRED, TRUE)
+
+
+def test_sparse_categorical_crossentropy():
+    labels = tf.constant([[0], [2]])  # trailing axis of length 1
+    assert loss("sparse_categorical_crossentropy", target=labels) == pytest.approx(-(LOG7 + LOG3) / 2, rel=1e-6)
+    # -log(p_label / sum p): unnormalised predictions (inside the clip range) give the same value
+    assert loss("sparse_categorical_crossentropy", PRED * 0.5, tf.cast(labels, tf.float32)) == pytest.approx(
+        -(LOG7 + LOG3) / 2, rel=1e-6)
+    # FCN-shaped: (N, rows, cols, C) with labels (N, rows, cols, 1)
+    pred = tf.reshape(PRED, (1, 2, 1, 3))
+    assert loss("sparse_categorical_crossentropy", pred, tf.reshape(labels, (1, 2, 1, 1))) == pytest.approx(
+        -(LOG7 + LOG3) / 2, rel=1e-6)
+
+
+def test_mean_squared_and_absolute_error():
+    mse = ((0.09 + 0.04 + 0.01) / 3 + (0.01 + 0.36 + 0.49) / 3) / 2
+    mae = ((0.3 + 0.2 + 0.1) / 3 + (0.1 + 0.6 + 0.7) / 3) / 2
+    assert loss("mean_squared_error") == pytest.approx(mse, rel=1e-6)
+    assert loss("mean_absolute_error") == pytest.approx(mae, rel=1e-6)
+
+
+def test_tversky_alpha_on_false_positives_beta_on_false_negatives():
+    pred, true = tf.reshape(PRED, (1, 2, 1, 3)), tf.reshape(TRUE, (1, 2, 1, 3))  # sums over batch and pixels
+    eps = 1e-7
+    t0 = (0.7 + eps) / (0.7 + 0.3 * 0.1 + 0.7 * 0.3 + eps)
+    t1 = eps / (0.3 * 0.8 + eps)
+    t2 = (0.3 + eps) / (0.3 + 0.3 * 0.1 + 0.7 * 0.7 + eps)
+    value = loss("tversky", pred, true, parameter1=0.3, parameter2=0.7, spatial_rank=2)
+    assert value == pytest.approx(3 - (t0 + t1 + t2), rel=1e-6)
+    # an empty channel (no prediction mass, no truth) counts as a perfect match, not 0/0
+    empty_pred = tf.reshape(tf.constant([[0.6, 0.4, 0.0], [0.2, 0.8, 0.0]]), (1, 2, 1, 3))
+    empty_true = tf.reshape(tf.constant([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (1, 2, 1, 3))
+    value = loss("tversky", empty_pred, empty_true, parameter1=0.5, parameter2=0.5, spatial_rank=2)
+    t0 = 0.6 / (0.6 + 0.5 * 0.2 + 0.5 * 0.4)
+    t1 = 0.8 / (0.8 + 0.5 * 0.4 + 0.5 * 0.2)
+    assert value == pytest.approx(3 - (t0 + t1 + 1.0), rel=1e-5)
+
+
+def test_jaccard():
+    for s in (1.0, 100.0):
+        j1 = (0.7 + s) / (2 - 0.7 + s)  # I = 0.7, S = 2
+        j2 = (0.3 + s) / (2 - 0.3 + s)
+        assert loss("jaccard", parameter1=s) == pytest.approx(((1 - j1) * s + (1 - j2) * s) / 2, rel=1e-5)
+    assert loss("jaccard", parameter1=0.0) == 0.0
+
+
+def test_focal():
+    value = loss("focal", parameter1=0.25, parameter2=2.0)
+    expected = (-0.25 * 0.3 ** 2 * LOG7 - 0.25 * 0.7 ** 2 * LOG3) / 2
+    assert value == pytest.approx(expected, rel=1e-5)
+    assert loss("focal", parameter1=1.0, parameter2=0.0) == pytest.approx(-(LOG7 + LOG3) / 2, rel=1e-6)
+
+
+def test_soft_dice():
+    # sum y p = 1.0, sum y = 2, sum p = 2
+    assert loss("soft_dice", parameter1=1.0) == pytest.approx(1 - 3 / 5, rel=1e-6)
+    assert loss("soft_dice", TRUE, TRUE, parameter1=0.0) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_reduction_is_mean_over_elements_then_batch():
+    pred = tf.reshape(tf.stack([PRED, PRED[::-1]]), (2, 2, 1, 3))  # FCN maps of 2 pixels
+    true = tf.reshape(tf.stack([TRUE, TRUE[::-1]]), (2, 2, 1, 3))
+    assert loss("categorical_crossentropy", pred, true) == pytest.approx(-(LOG7 + LOG3) / 2, rel=1e-6)
+
+
+def test_losses_compute_in_fp32_for_half_precision_inputs():
+    for dtype in (tf.bfloat16, tf.float16):
+        pred, true = tf.cast(PRED, dtype), tf.cast(TRUE, dtype)
+        for name in ("categorical_crossentropy", "mean_squared_error", "soft_dice"):
+            value = LOSSES[name](LossContext(parameter1=1.0))(pred, true)
+            assert value.dtype == tf.float32
+
+
+def test_losses_are_differentiable_and_trace_in_tf_function():
+    pred = tf.Variable(PRED)
+    for name in LOSSES:
+        context = LossContext(parameter1=0.5, parameter2=0.5, class_weights=[1.0, 1.0, 1.0])
+        target = tf.constant([[0], [2]]) if name.startswith("sparse") else TRUE
+        fn = LOSSES[name](context)
+        with tf.GradientTape() as tape:
+            value = fn(pred, target)
+        grad = tape.gradient(value, pred)
+        assert bool(tf.reduce_all(tf.math.is_finite(grad))), name
+        traced = tf.function(fn, input_signature=[tf.TensorSpec((None, 3)), tf.TensorSpec(target.shape, target.dtype)])
+        assert float(traced(PRED, target)) == pytest.approx(float(value), rel=1e-6), name
