@@ -424,7 +424,7 @@ def test_build_model_accepts_split_builders_and_extra_outputs():
 
 def test_pretrained_nodes_are_refused():
     graph = graph_of(["Input:(64, 64, 3)", "VGG16:False:none:(64, 64, 3):True:False", "Flatten"])
-    with pytest.raises(BackendError, match="VGG16.*pretrained encoders are not available in the tensorflow backend yet"):
+    with pytest.raises(BackendError, match="VGG16.*pretrained encoders are not available in the tensorflow backend"):
         build_model(graph, BUILDERS)
 
 
