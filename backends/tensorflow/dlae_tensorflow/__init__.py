@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
+# TensorFlow's C++ start-up chatter is not for dlae's users; their own setting wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 
 def require_tensorflow_keras():
     """Select the TensorFlow backend of Keras 3 (unless keras is already imported) and return the

@@ -48,10 +48,12 @@ def register_activations(register):
 
 @hookimpl
 def register_builders(backend, register):
-    if backend != "torch":
+    if backend == "torch":
+        from . import torch_impl as impl
+    elif backend == "tensorflow":
+        from . import tf_impl as impl
+    else:
         return
-    from . import torch_impl
-
-    register("layer", SqueezeExcitation2D.name, torch_impl.build_squeeze_excitation)
-    register("loss", "log_cosh", torch_impl.build_log_cosh)
-    register("activation", "mish", torch_impl.build_mish)
+    register("layer", SqueezeExcitation2D.name, impl.build_squeeze_excitation)
+    register("loss", "log_cosh", impl.build_log_cosh)
+    register("activation", "mish", impl.build_mish)
