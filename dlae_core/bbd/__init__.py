@@ -1,0 +1,20 @@
+"""Framework-free SSD-style bounding-box detection (BBD; TECHNIQUES.md §9), numpy/scipy only.
+
+* :mod:`.anchors` -- the one anchor generator (training targets and decoding) and the network
+  output layout the backends must produce: per anchor ``[C+1 softmax class scores, background
+  first | 4 box offsets]``, anchors in ``make_anchors`` order;
+* :mod:`.encode` -- box checks, IoU, matching and offset encoding (training targets);
+* :mod:`.decode` -- offsets -> boxes, per-class NMS, top_k (predictions);
+* :mod:`.metrics` -- mAP (VOC all-point AP);
+* :mod:`.augment` -- the SSD geometric augmentation chain;
+* :mod:`.loss_reference` -- numpy reference of the SSD loss (LOSSES.md §5);
+* :mod:`.datasets` -- map-style training / evaluation / prediction samples.
+"""
+
+from .anchors import PredictorLayout, boxes_per_cell, make_anchors, predictor_layouts
+from .decode import decode, nms
+from .encode import check_boxes, encode_boxes, iou
+from .metrics import mean_average_precision
+
+__all__ = ["PredictorLayout", "boxes_per_cell", "make_anchors", "predictor_layouts", "decode", "nms",
+           "check_boxes", "encode_boxes", "iou", "mean_average_precision"]
