@@ -229,8 +229,32 @@ def random_flips(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tupl
     return x, y
 
 
+def random_affine(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, rotation: float = 0.0,
+                  zoom: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample rotation U(-rotation, rotation) degrees and zoom U(1 - zoom, 1 + zoom) about the
+    centre of the (rows, cols) plane (every slice of a volume alike); x bilinear, labels y nearest,
+    reflecting borders (dlae's fill_mode "reflect")."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * rotation * math.pi / 180
+    scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * zoom
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    zero = torch.zeros(n)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+
+    def warp(a: torch.Tensor, mode: str) -> torch.Tensor:  # a: (N, C, rows, cols, *rest)
+        shape = a.shape
+        planes = a.movedim(2, -1).movedim(2, -1).reshape(n, -1, shape[2], shape[3])  # (N, C*rest, rows, cols)
+        grid = F.affine_grid(theta, list(planes.shape), align_corners=False)
+        out = F.grid_sample(planes, grid, mode=mode, padding_mode="reflection", align_corners=False)
+        rest = shape[4:]
+        return out.reshape(n, shape[1], *rest, shape[2], shape[3]).movedim(-2, 2).movedim(-1, 3)
+
+    return warp(x, "bilinear"), warp(y[:, None].float(), "nearest")[:, 0].round().long()
+
+
 def train_hand(model, x, y, xv, yv, *, epochs: int, batch: int, lr: float, seed: int, flips: bool = False,
-               plateau: tuple[float, int] | None = None, log_every: int = 1, label: str = "hand") -> list[dict]:
+               plateau: tuple[float, int] | None = None, rotation: float = 0.0, zoom: float = 0.0,
+               log_every: int = 1, label: str = "hand") -> list[dict]:
     """Adam (eps 1e-7, as dlae) on cross-entropy with per-epoch shuffling; x channels-first float,
     y integer labels (N, ...). Returns the per-epoch history."""
     gen = torch.Generator().manual_seed(seed)
@@ -246,6 +270,8 @@ def train_hand(model, x, y, xv, yv, *, epochs: int, batch: int, lr: float, seed:
             if len(idx) < 2 and len(x) > batch:  # dlae drops a last batch of one sample
                 continue
             xb, yb = x[idx], y[idx]
+            if rotation or zoom:
+                xb, yb = random_affine(xb, yb, gen, rotation, zoom)
             if flips:
                 xb, yb = random_flips(xb, yb, gen)
             opt.zero_grad(set_to_none=True)

@@ -42,8 +42,10 @@ def dlae_config(args, out: Path) -> dict:
                   "validation_y": d("val_y"), "test_X": d("test_X"), "load_model": str(out / "model.pt")},
         "preprocessing": {"image_context": f"{args.dim}D", "normalization_type": "samplewise_unity_x",
                           "categorical_switch": False, "categories": CLASSES},
-        "augmentation": {"apply_augmentation_switch": args.flips, "horizontal_flip_switch": True,
-                         "vertical_flip_switch": True, "random_seed": args.seed},
+        "augmentation": {"apply_augmentation_switch": bool(args.flips or args.rotation or args.zoom),
+                         "horizontal_flip_switch": args.flips, "vertical_flip_switch": args.flips,
+                         "rotation_range": args.rotation, "zoom_range": args.zoom, "fill_mode": "reflect",
+                         "random_seed": args.seed},
         "loss_function": {"loss": "sparse_categorical_crossentropy"},
         "learning_rate_schedule": {"learning_rate": args.lr, "decay_on_plateau_switch": True,
                                    "decay_on_plateau_factor": args.plateau_factor,
@@ -91,7 +93,8 @@ def run_hand(args):
     model = common.HandUNet(args.dim, 1, CLASSES, batch_norm=not args.no_bn)
     with common.Timer() as t:
         common.train_hand(model, x, y, xv, yv, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
-                          flips=args.flips, plateau=(args.plateau_factor, args.plateau_patience),
+                          flips=args.flips, rotation=args.rotation, zoom=args.zoom,
+                          plateau=(args.plateau_factor, args.plateau_patience),
                           log_every=0 if args.quiet else 1)
     pred = common.predict_hand(model, xt, batch=8).argmax(dim=1).numpy()
     return score(pred, yt.numpy()), t.seconds
@@ -106,6 +109,8 @@ def main() -> None:
     parser.add_argument("--plateau-factor", type=float, default=0.5)
     parser.add_argument("--plateau-patience", type=int, default=3)
     parser.add_argument("--no-flips", dest="flips", action="store_false", help="no flip augmentation")
+    parser.add_argument("--rotation", type=int, default=0, help="random rotation range in degrees")
+    parser.add_argument("--zoom", type=float, default=0.0, help="random zoom range")
     parser.add_argument("--no-bn", action="store_true", help="U-Net without batch normalization")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=None, help="dlae loader workers (default: dlae's)")
@@ -125,7 +130,7 @@ def main() -> None:
     aim = AIMS[args.dim]
     print(f"\nshapes{args.dim}d U-Net 16-32-64{'' if args.no_bn else ' + BN'}, {args.epochs} epochs, batch "
           f"{args.batch}, Adam lr {args.lr}, plateau x{args.plateau_factor}/{args.plateau_patience}, "
-          f"flips {'on' if args.flips else 'off'} ({common.MACHINE})")
+          f"flips {'on' if args.flips else 'off'}, rotation {args.rotation}, zoom {args.zoom} ({common.MACHINE})")
     for side, ((dice, per_class), seconds) in results.items():
         print(f"  {side:13s} mean foreground Dice {dice:.4f} (per class {', '.join(f'{v:.4f}' for v in per_class)})"
               f"  training {seconds:.0f} s  aim >= {aim}: {'yes' if dice >= aim else 'NO'}")

@@ -35,9 +35,9 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from . import config_commands, example_commands, registry_commands, run_commands
+    from . import check_commands, config_commands, example_commands, registry_commands, run_commands
 
-    for module in (config_commands, registry_commands, run_commands, example_commands):
+    for module in (config_commands, registry_commands, run_commands, check_commands, example_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 

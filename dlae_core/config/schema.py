@@ -94,6 +94,9 @@ class LossFunction:
     loss: str = key(Text(), "categorical_crossentropy", doc="Loss name (any registered loss).", registry="losses")
     parameter1: float = key(Float(), 0.0, doc="Loss-specific parameter 1 (see LOSSES).")
     parameter2: float = key(Float(), 0.0, doc="Loss-specific parameter 2 (see LOSSES).")
+    adversarial: str = key(Choice(("log", "least_squares")), "log",
+                           doc="GAN adversarial objective: log loss (the manual's) or least squares (the original's).",
+                           used_by="G", new=True)
 
 
 @attrs.frozen(kw_only=True)

@@ -16,3 +16,15 @@ class Backend:
     def count_params(self, graph, config) -> tuple[int, int]:
         """(trainable, non_trainable) of ``graph`` built in Keras."""
         return count_params(build_model(graph, self.builders))
+
+    def train(self, run):
+        """Carry out a Train / Train from Checkpoint session (see trainer.py)."""
+        from .trainer import train
+
+        return train(run, self.builders)
+
+    def predict(self, run):
+        """Inference session: returns (predictions path, number of samples written)."""
+        from .predictor import predict
+
+        return predict(run, self.builders)

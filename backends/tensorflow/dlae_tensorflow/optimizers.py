@@ -1,0 +1,51 @@
+"""Optimizers from the config: keras.optimizers with the hyper-parameter mapping of
+dlae_torch.optimizers (Keras' own defaults, epsilon None -> 1e-7)."""
+
+from __future__ import annotations
+
+from dlae_core.errors import BackendError
+
+from . import require_tensorflow_keras
+
+keras = require_tensorflow_keras()
+
+KERAS_EPSILON = 1e-7
+
+
+def make_optimizer(name: str, *, lr: float, beta1: float = 0.9, beta2: float = 0.999, rho: float = 0.9,
+                   momentum: float = 0.0, epsilon: float | None = None):
+    """Build optimizer ``name`` (a registered optimizer) with the config's hyper-parameters."""
+    eps = KERAS_EPSILON if epsilon is None else epsilon
+    opt = keras.optimizers
+    if name == "Adam":
+        return opt.Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=eps)
+    if name == "NAdam":
+        return opt.Nadam(learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=eps)
+    if name == "Adamax":
+        return opt.Adamax(learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=eps)
+    if name == "SGD":
+        return opt.SGD(learning_rate=lr, momentum=momentum)
+    if name == "RMSprop":
+        return opt.RMSprop(learning_rate=lr, rho=rho, epsilon=eps)
+    if name == "Adagrad":
+        return opt.Adagrad(learning_rate=lr, epsilon=eps, initial_accumulator_value=0.1)
+    if name == "Adadelta":
+        return opt.Adadelta(learning_rate=lr, rho=rho, epsilon=eps)
+    raise BackendError(f"optimizer {name!r} has no TensorFlow implementation")
+
+
+def main_optimizer(config, *, loss_scale: bool = False):
+    """The session's optimizer; ``loss_scale`` (fp16 training) wraps it in a LossScaleOptimizer."""
+    o, lrs = config.optimizer, config.learning_rate_schedule
+    optimizer = make_optimizer(o.optimizer, lr=lrs.learning_rate, beta1=o.beta1, beta2=o.beta2, rho=o.rho,
+                               momentum=o.momentum, epsilon=o.epsilon)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
+
+
+def set_learning_rate(optimizer, rate: float) -> None:
+    optimizer.learning_rate.assign(float(rate))
+
+
+def base_optimizer(optimizer):
+    """The optimizer whose hyper-parameters the config sets (inside a LossScaleOptimizer)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
