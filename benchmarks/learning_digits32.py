@@ -21,6 +21,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import handwritten as hw  # noqa: E402
 
 FILES = ["digits32_train_X", "digits32_train_y", "digits32_val_X", "digits32_val_y",
          "digits32_test_X", "digits32_test_y"]
@@ -101,9 +102,9 @@ def run_hand(args) -> tuple[float, float]:
     (x, y), (xv, yv), (xt, yt) = load("train"), load("val"), load("test")
     model = HandCNN()
     with common.Timer() as t:
-        common.train_hand(model, x, y, xv, yv, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
+        hw.train_hand(model, x, y, xv, yv, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
                           plateau=(0.2, 3), log_every=0 if args.quiet else 1)
-    pred = common.predict_hand(model, xt).argmax(dim=1).numpy()
+    pred = hw.predict_hand(model, xt).argmax(dim=1).numpy()
     return common.accuracy(pred, yt.numpy()), t.seconds
 
 

@@ -1,6 +1,6 @@
 """Learning check: a 16-32-64 U-Net on shapes2d / shapes3d through dlae and hand-written PyTorch.
 
-    python benchmarks/learning_shapes.py --dim 2 [--epochs 20] [--lr 0.003] [--batch 4]
+    python benchmarks/learning_shapes.py --dim 2 [--epochs 40] [--lr 0.001] [--batch 4]
     python benchmarks/learning_shapes.py --dim 3 [--epochs 30]
 
 Both sides: the same U-Net (two 3x3 conv + batch norm + ReLU per level, 16-32-64 filters, max
@@ -22,10 +22,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import handwritten as hw  # noqa: E402
 
 CLASSES = 3
 SHAPES = {2: (64, 64, 1), 3: (32, 32, 16, 1)}
-DEFAULT_EPOCHS = {2: 20, 3: 30}
+DEFAULT_EPOCHS = {2: 40, 3: 30}
 AIMS = {2: 0.95, 3: 0.90}
 
 
@@ -90,21 +91,21 @@ def run_dlae(args):
 def run_hand(args):
     torch.manual_seed(args.seed)
     (x, y), (xv, yv), (xt, yt) = (load(args.dim, s) for s in ("train", "val", "test"))
-    model = common.HandUNet(args.dim, 1, CLASSES, batch_norm=not args.no_bn)
+    model = hw.HandUNet(args.dim, 1, CLASSES, batch_norm=not args.no_bn)
     with common.Timer() as t:
-        common.train_hand(model, x, y, xv, yv, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
+        hw.train_hand(model, x, y, xv, yv, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
                           flips=args.flips, rotation=args.rotation, zoom=args.zoom,
                           plateau=(args.plateau_factor, args.plateau_patience),
                           log_every=0 if args.quiet else 1)
-    pred = common.predict_hand(model, xt, batch=8).argmax(dim=1).numpy()
+    pred = hw.predict_hand(model, xt, batch=8).argmax(dim=1).numpy()
     return score(pred, yt.numpy()), t.seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dim", type=int, choices=(2, 3), default=2)
-    parser.add_argument("--epochs", type=int, default=None, help="default: 20 (2D), 30 (3D)")
-    parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--epochs", type=int, default=None, help="default: 40 (2D), 30 (3D)")
+    parser.add_argument("--lr", type=float, default=0.001)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--plateau-factor", type=float, default=0.5)
     parser.add_argument("--plateau-patience", type=int, default=3)

@@ -4,15 +4,16 @@ hand-written loop, in one process, plus the loader alone with full augmentation.
     python benchmarks/speed_unet.py [--rounds 4] [--batch 4] [--workers N] [--profile]
 
 * Training throughput: one "round" is one epoch of shapes2d_train (400 samples, 64x64x1; 100 steps at
-  batch 4), no augmentation, no validation. dlae: its Trainer (loader streaming from HDF5 in worker
-  processes, train step with loss, regularization, accuracy monitor, progress accounting), driven
-  epoch by epoch through Trainer._train_epoch; hand-written: in-memory tensors, shuffled, logits +
+  batch 4), no augmentation, no validation. dlae: its loader (streaming from HDF5 in worker processes),
+  TorchSteps (forward, loss, regularization, backward, Adam, accuracy monitor) and the core
+  TrainingLoop's epoch (schedule, progress accounting), driven through TrainingLoop._train_epoch; hand-written: in-memory tensors, shuffled, logits +
   F.cross_entropy, Adam. One warm-up round each, then rounds alternate dlae / hand-written so that
   load from other processes hits both alike; reported: samples/s over all timed rounds, best round,
   and the ratio dlae / hand-written (target >= 0.97).
 * Loader alone: dlae's TrainingSamples + DataLoader with full augmentation (rotation, shifts, zoom,
   shear, flips), samples/s, against the training consumption rate measured above.
-* --profile: cProfile of one extra dlae round (main process), top functions by own time.
+* --profile: cProfile of one extra dlae round (main process), top functions by own time;
+  --ops: torch.profiler table (self CPU time per aten op) of one more round of each side.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import handwritten as hw  # noqa: E402
 
 SHAPE, CLASSES = (64, 64, 1), 3
 FULL_AUGMENTATION = {"apply_augmentation_switch": True, "rotation_range": 15, "width_shift": 0.1,
@@ -65,16 +67,19 @@ def make_run(args, augmentation: dict, out: Path):
 
 
 class DlaeSide:
-    """dlae's Trainer and loader, set up exactly as Trainer.run() does, one epoch per call."""
+    """dlae's torch steps (TorchSteps), core epoch loop (TrainingLoop) and loader, set up exactly as
+    dlae_torch.trainer.train() does; one epoch per call of round()."""
 
     def __init__(self, args, out: Path):
+        from dlae_core.training.loop import TrainingLoop
         from dlae_core.training.progress import TrainingProgress
         from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader
-        from dlae_torch.trainer import Trainer
+        from dlae_torch.trainer import TorchSteps
 
         run = make_run(args, {"apply_augmentation_switch": False}, out)
-        self.trainer = Trainer(run, run.registry.builders("torch"))
-        train_set = EpochIndexed(self.trainer.data.train)
+        self.steps = TorchSteps(run, run.registry.builders("torch"))
+        self.loop = TrainingLoop(run.config, self.steps, quiet=True)
+        train_set = EpochIndexed(self.steps.data.train)
         self.sampler = EpochSampler(len(train_set))
         self.loader = make_loader(train_set, args.batch, workers=args.workers, pin=False, sampler=self.sampler)
         self.progress = TrainingProgress(10 ** 6, quiet=True).__enter__()
@@ -83,7 +88,7 @@ class DlaeSide:
     def round(self) -> float:
         self.sampler.set_epoch(self.epoch)
         start = time.perf_counter()
-        self.trainer._train_epoch(self.loader, self.epoch, self.progress)
+        self.loop._train_epoch(self.loader, self.epoch, self.progress)
         self.epoch += 1
         return time.perf_counter() - start
 
@@ -99,7 +104,7 @@ class HandSide:
         self.x = common.to_channels_first(common.samplewise_unity(x))
         self.y = torch.from_numpy(y[..., 0].astype(np.int64))
         torch.manual_seed(1)
-        self.model = common.HandUNet(2, 1, CLASSES)
+        self.model = hw.HandUNet(2, 1, CLASSES)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=0.001, eps=1e-7)
         self.batch, self.samples, self.gen = args.batch, len(self.x), torch.Generator().manual_seed(1)
 
@@ -147,6 +152,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="dlae loader workers (default: dlae's choice)")
     parser.add_argument("--loader-epochs", type=int, default=2, help="timed epochs of the loader-alone check")
     parser.add_argument("--profile", action="store_true", help="cProfile one more dlae epoch")
+    parser.add_argument("--ops", action="store_true", help="torch.profiler op table of one epoch of each side")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     common.require_data("shapes2d_train_X", "shapes2d_train_y")
@@ -181,6 +187,14 @@ def main() -> None:
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         print("\ncProfile of one dlae epoch (main process), by own time:")
         print("\n".join(line for line in text.getvalue().splitlines()[6:] if line.strip()))
+    if args.ops:
+        from torch.profiler import ProfilerActivity, profile
+
+        for name, side in (("dlae", dlae), ("hand-written", hand)):
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                side.round()
+            print(f"\ntorch ops of one {name} epoch (self CPU time):")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18, max_name_column_width=40))
     print("\ndata loader alone:", flush=True)
     loader_rate(args, out, rate["dlae"])
 

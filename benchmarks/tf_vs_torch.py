@@ -1,7 +1,7 @@
 """TensorFlow vs torch backend: steady-state training throughput on the same config, and the
 learning checks (digits32, shapes2d) with ``--backend tensorflow``.
 
-    python benchmarks/tf_vs_torch.py [--size 64] [--samples 256] [--batch 8] [--epochs 5] [--repeats 2]
+    python benchmarks/tf_vs_torch.py [--size 64] [--samples 256] [--batch 8] [--epochs 5] [--repeats 2] [--threads N]
     python benchmarks/tf_vs_torch.py --learning [--only-learning]
 
 Throughput: the 16-32-64 U-Net with batch normalization of benchmarks/common.py (unet_layers) on
@@ -53,12 +53,16 @@ def throughput_config(args, data: dict, out: Path) -> dict:
     }
 
 
-def timed_run(config: Path, backend: str, workers: int | None) -> tuple[float, list[float], list[int]]:
+def timed_run(config: Path, backend: str, workers: int | None,
+              threads: int | None = None) -> tuple[float, list[float], list[int]]:
     """(seconds, samples/s of each epoch, data-wait % of each epoch) of one ``dlae run``."""
     command = [*DLAE, "run", str(config), "--backend", backend, "--quiet", "--overwrite"]
     if workers is not None:
         command += ["--workers", str(workers)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if threads is not None:  # compute threads of both frameworks (torch: OpenMP; TensorFlow: intra/inter-op)
+        env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                                                     "TF_NUM_INTEROP_THREADS")})
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
@@ -83,7 +87,7 @@ def throughput(args) -> float:
     best: dict[str, float] = {}
     for repeat in range(args.repeats):
         for backend in ("torch", "tensorflow"):
-            seconds, rates, waits = timed_run(config, backend, args.workers)
+            seconds, rates, waits = timed_run(config, backend, args.workers, args.threads)
             steady = statistics.median(rates[1:]) if len(rates) > 1 else rates[0]
             best[backend] = max(best.get(backend, 0.0), steady)
             print(f"  [{repeat + 1}/{args.repeats}] {backend:10s} epochs (samples/s): "
@@ -91,8 +95,8 @@ def throughput(args) -> float:
                   f"steady {steady:.1f} samples/s; whole run {seconds:.1f} s", flush=True)
     ratio = best["tensorflow"] / best["torch"]
     print(f"\nU-Net 16-32-64 + BN on {args.size}x{args.size}x1, {args.samples} samples, batch {args.batch}, "
-          f"{args.epochs} epochs, workers {args.workers if args.workers is not None else 'default'} "
-          f"({common.MACHINE})")
+          f"{args.epochs} epochs, workers {args.workers if args.workers is not None else 'default'}, "
+          f"compute threads {args.threads or 'default'} ({common.MACHINE})")
     print(f"  torch      {best['torch']:.1f} samples/s")
     print(f"  tensorflow {best['tensorflow']:.1f} samples/s")
     print(f"  ratio TF/torch {ratio:.2f}  (target >= 0.8 on CPU: {'yes' if ratio >= 0.8 else 'NO'})")
@@ -152,6 +156,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workers", type=int, default=None, help="loader workers/threads (default: dlae's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="compute threads of both frameworks (default: theirs); 1 is steadier on a busy machine")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--learning", action="store_true", help="also run digits32 and shapes2d on tensorflow")
     parser.add_argument("--only-learning", action="store_true", help="skip the throughput comparison")

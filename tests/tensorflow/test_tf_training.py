@@ -380,3 +380,34 @@ def test_mixed_precision_policy_trains_with_float32_variables(tmp_path, monkeypa
     import keras
 
     assert keras.mixed_precision.dtype_policy().name == "float32"  # the global policy is restored
+
+
+def test_predict_uses_the_saved_featurewise_statistics(tmp_path):
+    from dlae_core.plugins import get_registry
+    from dlae_tensorflow.device import Placement
+    from dlae_tensorflow.predictor import load_saved
+
+    data = make_data(tmp_path / "data", "classification", n=16, size=8)
+    out = tmp_path / "out"
+    config = make_config("CNN", (8, 8, 1), cnn_layers(8), data, save_configurations=save_to(out),
+                         preprocessing={"normalization_type": "none"}, training_configurations={"epochs": 1},
+                         augmentation={"featurewise_centering_switch": True, "featurewise_normalization_switch": True})
+    train(config, tmp_path / "config.json")
+    predictions = predict(tmp_path, config, out / "model.pt", data["test_X"])
+
+    registry = get_registry()
+    model, _, payload = load_saved(str(out / "model.pt"), registry, registry.builders("tensorflow"),
+                                   Placement("/CPU:0", None))
+    def with_channel(a):
+        return a[..., None] if a.ndim == 2 else a
+
+    train_x = np.stack([with_channel(v) for v in read_h5(data["train_X"]).values()]).astype(np.float64)
+    mean, std = train_x.mean(axis=(0, 1, 2)), train_x.std(axis=(0, 1, 2))
+    np.testing.assert_allclose(payload["stats"]["mean"], mean, rtol=1e-6)
+    test = read_h5(data["test_X"])
+    names = ordered(test)
+    x = np.stack([(with_channel(test[n]).astype(np.float32) - mean.astype(np.float32))
+                  / (std.astype(np.float32) + np.float32(1e-6)) for n in names]).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    for name, value in zip(names, expected):
+        np.testing.assert_allclose(predictions[name], value, rtol=1e-5, atol=1e-6)

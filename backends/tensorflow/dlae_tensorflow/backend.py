@@ -18,7 +18,11 @@ class Backend:
         return count_params(build_model(graph, self.builders))
 
     def train(self, run):
-        """Carry out a Train / Train from Checkpoint session (see trainer.py)."""
+        """Carry out a Train / Train from Checkpoint session (see trainer.py; GANs: gan.py)."""
+        if run.plan.technique == "GAN":
+            from .gan import train_gan
+
+            return train_gan(run, self.builders)
         from .trainer import train
 
         return train(run, self.builders)

@@ -70,9 +70,10 @@ def predict(run: Run, builders: dict) -> tuple[Path, int]:
             names = [n.decode() for n in batch["name"].numpy()]
             with placement.scope():
                 out = forward(batch["x"]).numpy()
-            yield from zip(names, out)
+            yield from zip(names, (pre.inverse_target(a) for a in out) if gan else out)
 
-    attributes = {"backend": "tensorflow", "model": str(config.paths.load_model),
-                  "technique": saved_plan.technique, "values": "network output (probabilities for softmax outputs)"}
+    gan = saved_plan.technique == "GAN"  # generated images, in target units where invertible
+    attributes = {"backend": "tensorflow", "model": str(config.paths.load_model), "technique": saved_plan.technique,
+                  "values": pre.target_space if gan else "network output (probabilities for softmax outputs)"}
     count = write_predictions(out_path, generate(), attributes)
     return out_path, count

@@ -62,9 +62,10 @@ def predict(run: Run, builders: dict) -> tuple[Path, int]:
                 with placement.autocast():
                     out = model(x)
                 for name, array in zip(names, out.float().cpu().numpy()):
-                    yield name, array
+                    yield name, pre.inverse_target(array) if gan else array
 
+    gan = saved_plan.technique == "GAN"  # generated images, in target units where invertible
     attributes = {"backend": "torch", "model": str(config.paths.load_model), "technique": saved_plan.technique,
-                  "values": "network output (probabilities for softmax outputs)"}
+                  "values": pre.target_space if gan else "network output (probabilities for softmax outputs)"}
     count = write_predictions(out_path, generate(), attributes)
     return out_path, count

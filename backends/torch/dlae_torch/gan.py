@@ -1,0 +1,218 @@
+"""GAN training on PyTorch: pix2pix and cycleGAN (TECHNIQUES.md §8, LOSSES.md §4).
+
+The epoch loop, logs, checkpoints and previews are the core's (dlae_core.gan.loop); this module
+supplies the :class:`TorchGanEngine`: the generator(s) and discriminator(s) built from the plan's
+graphs, their optimizers (each from its own config record: ``discriminator_optimizer`` with
+``discriminator_learning_rate``, ``gan_optimizer`` with ``gan_learning_rate``; the two cycleGAN
+discriminators get one optimizer each), and the updates:
+
+* adversarial term ``adv(p, label)``: ``loss_function.adversarial`` "log" = binary cross-entropy
+  with logits on the discriminator's linear patch output, "least_squares" = mean squared error
+  to the label; labels 1 (real) / 0 (fake) shaped like the actual output (partial batches work);
+  ``d_acc``: share of patch outputs on the right side of the decision threshold (logit 0 / 0.5);
+* pix2pix: L_D = (adv(D(y, x), 1) + adv(D(G(x), x), 0)) / 2 and
+  L_G = adv(D(G(x), x), 1) + λ·MAE(G(x), y), λ = parameter1;
+* cycleGAN (G1: X -> y, G2: y -> X, D1 judges X, D2 judges y):
+  L_D1 = (adv(D1(x), 1) + adv(D1(G2(y)), 0)) / 2, L_D2 likewise, d_loss their mean;
+  L_G = adv(D2(G1(x)), 1) + adv(D1(G2(y)), 1) + λ_cyc·(MAE(G2(G1(x)), x) + MAE(G1(G2(y)), y))
+  + λ_id·(MAE(G2(x), x) + MAE(G1(y), y)), λ_cyc = parameter1, λ_id = parameter2;
+  logged g_adv, g_cycle, g_identity are the means of their two terms.
+
+Each loss includes the network's layer regularization penalties. The discriminators are frozen
+(no gradients) during the generator step; generated images for the discriminator step are made
+without gradients. Both use the networks in training mode.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dlae_core.config.convert import config_to_dict
+from dlae_core.gan.datasets import GanData, gan_data
+from dlae_core.gan.loop import GanLoop, GanResult, check_gan_session, refuse_existing_outputs, variant_of
+from dlae_core.session import Run
+
+from .device import choose_placement
+from .loader import EpochIndexed, EpochSampler, make_loader, to_device
+from .modelfile import save_model_file
+from .optimizers import make_optimizer, set_learning_rate
+from .setup import build_model
+
+
+def adversarial_loss(kind: str):
+    """``adv(prediction, label)`` of ``loss_function.adversarial`` (float32, mean over everything)."""
+    if kind == "least_squares":
+        return lambda p, label: torch.mean((p.float() - label) ** 2)
+    return lambda p, label: F.binary_cross_entropy_with_logits(p.float(), torch.full_like(p.float(), label))
+
+
+def _hits(p: torch.Tensor, label: float, threshold: float) -> torch.Tensor:
+    """Share of patch outputs classified as ``label``."""
+    p = p.float()
+    return ((p > threshold) if label == 1.0 else (p <= threshold)).float().mean()
+
+
+def _optimizer(record, rate, params) -> torch.optim.Optimizer:
+    return make_optimizer(record.optimizer, params, lr=rate.learning_rate, beta1=record.beta1, beta2=record.beta2,
+                          rho=record.rho, momentum=record.momentum, epsilon=record.epsilon)
+
+
+class TorchGanEngine:
+    """The GanEngine of the core loop (dlae_core.gan.loop) for PyTorch."""
+
+    def __init__(self, run: Run, builders: dict, data: GanData):
+        self.run_info, self.config, self.data = run, run.config, data
+        config = self.config
+        self.variant = variant_of(config)
+        generator, discriminator = run.plan.graphs["generator"], run.plan.graphs["discriminator"]
+        self.generator_graph = generator
+        self.placement = choose_placement(config, len(generator.input_shapes[0]) - 1)
+        torch.manual_seed(config.augmentation.random_seed)
+        roles = ("generator",) if self.variant == "pix2pix" else ("generator1", "generator2")
+        self.generators = {role: build_model(generator, builders, self.placement) for role in roles}
+        d_roles = ("discriminator",) if self.variant == "pix2pix" else ("discriminator1", "discriminator2")
+        self.discriminators = {role: build_model(discriminator, builders, self.placement) for role in d_roles}
+        opt, lrs = config.optimizer, config.learning_rate_schedule
+        g_params = itertools.chain.from_iterable(g.parameters() for g in self.generators.values())
+        self.g_optimizer = _optimizer(opt.gan_optimizer, lrs.gan_learning_rate, g_params)
+        self.d_optimizers = {role: _optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
+                                              d.parameters()) for role, d in self.discriminators.items()}
+        self.adv = adversarial_loss(config.loss_function.adversarial)
+        self.threshold = 0.5 if config.loss_function.adversarial == "least_squares" else 0.0
+        self.lambda1, self.lambda2 = config.loss_function.parameter1, config.loss_function.parameter2
+        fp16 = self.placement.dtype == torch.float16
+        self.g_scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+        self.d_scalers = {role: torch.amp.GradScaler("cuda", enabled=fp16) for role in self.discriminators}
+
+    # -- GanEngine -------------------------------------------------------------------------------
+    def set_learning_rates(self, discriminator: float, generator: float) -> None:
+        for optimizer in self.d_optimizers.values():
+            set_learning_rate(optimizer, discriminator)
+        set_learning_rate(self.g_optimizer, generator)
+
+    def batch_size(self, batch) -> int:
+        return int(batch["x"].shape[0])
+
+    def discriminator_step(self, batch) -> dict[str, float]:
+        x, y = self._inputs(batch)
+        self._modes(train=True)
+        with torch.no_grad(), self.placement.autocast():
+            if self.variant == "pix2pix":
+                fakes = {"discriminator": self.generators["generator"](x)}
+            else:  # D1 judges domain X (fakes G2(y)), D2 domain y (fakes G1(x))
+                fakes = {"discriminator1": self.generators["generator2"](y),
+                         "discriminator2": self.generators["generator1"](x)}
+        reals = {"discriminator": y, "discriminator1": x, "discriminator2": y}
+        out: dict[str, list] = {"d_loss": [], "d_real": [], "d_fake": [], "d_acc": []}
+        for role, model in self.discriminators.items():
+            condition = (x,) if self.variant == "pix2pix" else ()
+            optimizer = self.d_optimizers[role]
+            optimizer.zero_grad(set_to_none=True)
+            with self.placement.autocast():
+                real_out = model(reals[role], *condition)
+                fake_out = model(fakes[role].detach(), *condition)
+            d_real, d_fake = self.adv(real_out, 1.0), self.adv(fake_out, 0.0)
+            loss = (d_real + d_fake) / 2 + model.regularization_loss()
+            scaler = self.d_scalers[role]
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            accuracy = (_hits(real_out.detach(), 1.0, self.threshold) + _hits(fake_out.detach(), 0.0,
+                                                                               self.threshold)) / 2
+            for key, value in (("d_loss", loss), ("d_real", d_real), ("d_fake", d_fake), ("d_acc", accuracy)):
+                out[key].append(value.detach())
+        values = {k: torch.stack(v).mean().item() for k, v in out.items()}
+        if self.variant != "pix2pix":
+            values = {k: values[k] for k in ("d_loss", "d_acc")}
+        return values
+
+    def generator_step(self, batch) -> dict[str, float]:
+        x, y = self._inputs(batch)
+        self._modes(train=True)
+        for model in self.discriminators.values():
+            model.requires_grad_(False)
+        try:
+            self.g_optimizer.zero_grad(set_to_none=True)
+            with self.placement.autocast():
+                if self.variant == "pix2pix":
+                    terms = self._pix2pix_terms(x, y)
+                else:
+                    terms = self._cyclegan_terms(x, y)
+            loss = terms.pop("g_loss")
+            self.g_scaler.scale(loss).backward()
+            self.g_scaler.step(self.g_optimizer)
+            self.g_scaler.update()
+        finally:
+            for model in self.discriminators.values():
+                model.requires_grad_(True)
+        return {"g_loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
+
+    def _pix2pix_terms(self, x, y) -> dict:
+        generator, discriminator = self.generators["generator"], self.discriminators["discriminator"]
+        fake = generator(x)
+        g_adv = self.adv(discriminator(fake, x), 1.0)
+        g_l1 = torch.mean(torch.abs(fake.float() - y.float()))
+        loss = g_adv + self.lambda1 * g_l1 + generator.regularization_loss()
+        return {"g_loss": loss, "g_adv": g_adv.detach(), "g_l1": g_l1.detach()}
+
+    def _cyclegan_terms(self, x, y) -> dict:
+        g1, g2 = self.generators["generator1"], self.generators["generator2"]
+        d1, d2 = self.discriminators["discriminator1"], self.discriminators["discriminator2"]
+        fake_y, fake_x = g1(x), g2(y)
+        adv = self.adv(d2(fake_y), 1.0) + self.adv(d1(fake_x), 1.0)
+        cycle = _mae(g2(fake_y), x) + _mae(g1(fake_x), y)
+        identity = _mae(g2(x), x) + _mae(g1(y), y)
+        loss = (adv + self.lambda1 * cycle + self.lambda2 * identity
+                + g1.regularization_loss() + g2.regularization_loss())
+        return {"g_loss": loss, "g_adv": adv.detach() / 2, "g_cycle": cycle.detach() / 2,
+                "g_identity": identity.detach() / 2}
+
+    @torch.no_grad()
+    def generate(self, role: str, x: np.ndarray) -> np.ndarray:
+        model = self.generators[role]
+        model.eval()
+        tensor = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=self.placement.device)
+        with self.placement.autocast():
+            out = model(tensor)
+        return out.float().cpu().numpy()
+
+    def save_generator(self, role: str, path: Path, state: dict) -> None:
+        stats = self.data.stats_dict() if role in ("generator", "generator1") else None
+        save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
+                        graph_role="generator", model=self.generators[role], stats=stats,
+                        training_state=dict(state))
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _inputs(self, batch):
+        batch = to_device(batch, self.placement.device, self.placement.channels_last)
+        return batch["x"], batch["y"]
+
+    def _modes(self, *, train: bool) -> None:
+        for model in (*self.generators.values(), *self.discriminators.values()):
+            model.train(train)
+
+
+def _mae(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.mean(torch.abs(a.float() - b.float()))
+
+
+def train_gan(run: Run, builders: dict) -> GanResult:
+    """A GAN Train session on PyTorch (outputs: dlae_core.gan.loop)."""
+    config = run.config
+    check_gan_session(config)
+    data = gan_data(config, run.plan, run.registry)
+    refuse_existing_outputs(config, run.options.overwrite, data.validation is not None)
+    engine = TorchGanEngine(run, builders, data)
+    cfg, pin = config.training_configurations, engine.placement.device.type == "cuda"
+    train_set = EpochIndexed(data.train)
+    sampler = EpochSampler(len(train_set))
+    loader = make_loader(train_set, cfg.batch_size, workers=run.options.workers, pin=pin, sampler=sampler)
+    loop = GanLoop(config, engine, data.validation, quiet=run.options.quiet, note=engine.placement.note)
+    result = loop.run(loader, set_epoch=sampler.set_epoch)
+    result.models = dict(engine.generators)
+    return result
