@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from dlae_core.training.monitors import monitor_names
+
 
 def accuracy(pred: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     """Categorical accuracy for one-hot targets, sparse accuracy for integer labels
@@ -40,13 +42,7 @@ def mean_absolute_error(pred: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
 
 
 def monitors(config) -> dict:
-    """name -> function, in the original's order (MSE, MAE, accuracy)."""
-    m = config.monitors
-    chosen = {}
-    if m.mse_switch:
-        chosen["mean_squared_error"] = mean_squared_error
-    if m.mae_switch:
-        chosen["mean_absolute_error"] = mean_absolute_error
-    if m.accuracy_switch:
-        chosen["accuracy"] = accuracy
-    return chosen
+    """name -> function for the config's monitors, in the core's order (:func:`monitor_names`)."""
+    functions = {"mean_squared_error": mean_squared_error, "mean_absolute_error": mean_absolute_error,
+                 "accuracy": accuracy}
+    return {name: functions[name] for name in monitor_names(config)}

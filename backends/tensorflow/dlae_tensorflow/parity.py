@@ -45,7 +45,8 @@ def loss_value(registry, loss: str, context, outputs: np.ndarray, targets: np.nd
     builder = registry.builders(NAME)["loss"].get(loss)
     if builder is None:
         from dlae_core.errors import BackendError
+        from dlae_core.training.session_data import missing_loss_message
 
-        raise BackendError(f"loss {loss!r} has no {NAME} implementation (is its plugin installed for {NAME}?)")
+        raise BackendError(missing_loss_message(loss, NAME, NAME))
     fn = builder(context)
     return float(fn(tf.constant(outputs, tf.float32), tf.constant(targets, tf.float32)))

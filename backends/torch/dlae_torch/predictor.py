@@ -1,4 +1,5 @@
-"""Inference sessions: load a saved model, preprocess test_X like training, write predictions."""
+"""Inference sessions: load a saved model, preprocess test_X like training, write predictions
+(the framework-free part is :mod:`dlae_core.prediction`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,8 @@ from pathlib import Path
 
 import torch
 
-from dlae_core.config.parser import parse_config
-from dlae_core.data.datasets import PredictionSamples
-from dlae_core.data.preprocess import Preprocessor
-from dlae_core.data.splits import make_splits
-from dlae_core.errors import ModelFileError
-from dlae_core.model import plan_model
-from dlae_core.session import Run, predictions_path, refuse_existing, write_predictions
+from dlae_core.prediction import PredictionJob, claim_predictions_path, saved_plan
+from dlae_core.session import Run, write_predictions
 
 from .device import choose_placement
 from .loader import make_loader, to_device
@@ -20,38 +16,25 @@ from .modelfile import load_model_file
 from .setup import build_model
 
 
-class _Stats:
-    def __init__(self, stats: dict):
-        self.mean, self.std = stats["mean"], stats["std"]
-
-
 def load_saved(path: str, registry, builders: dict, placement):
-    """(model, plan of the saved config, payload) for a model file saved by this backend."""
+    """(model, plan of the saved config, payload) for a model file saved by this backend; the model
+    is rebuilt from the stored config, so the losses (plugin or not) of the training never matter."""
     payload = load_model_file(path)
-    try:
-        saved = parse_config(payload["config"], registry, source=path)
-        saved_plan = plan_model(saved.evolve(paths={"load_model": None, "test_X": None, "load_checkpoint": None},
-                                             config_file={"type_signal": "Train"}), registry)
-    except Exception as exc:
-        raise ModelFileError(f"the network stored in {path!r} cannot be rebuilt here: "
-                             f"{str(exc).splitlines()[0]}") from None
-    graph = saved_plan.graphs[payload.get("graph_role", "model")]
+    plan = saved_plan(payload, registry, path)
+    graph = plan.graphs[payload.get("graph_role", "model")]
     model = build_model(graph, builders, placement)
     model.load_state_dict(payload["state_dict"])
     model.eval()
-    return model, saved_plan, payload
+    return model, plan, payload
 
 
 def predict(run: Run, builders: dict) -> tuple[Path, int]:
     config = run.config
-    out_path = predictions_path(config, run.options.predictions)
-    refuse_existing([("predictions file", out_path)], run.options.overwrite, hint="or choose --predictions")
+    out_path = claim_predictions_path(run)
     placement = choose_placement(config, len(run.plan.main.input_shapes[0]) - 1)
-    model, saved_plan, payload = load_saved(config.paths.load_model, run.registry, builders, placement)
-    stats = _Stats(payload["stats"]) if payload.get("stats") else None
-    pre = Preprocessor(config, saved_plan, run.registry, stats=stats)
-    split = make_splits(config, "Inference")["test"]
-    loader = make_loader(PredictionSamples(pre, split), config.training_configurations.batch_size,
+    model, plan, payload = load_saved(config.paths.load_model, run.registry, builders, placement)
+    job = PredictionJob.create(run, plan, payload)
+    loader = make_loader(job.samples, config.training_configurations.batch_size,
                          workers=run.options.workers, pin=placement.device.type == "cuda", persistent=False)
 
     def generate():
@@ -62,10 +45,7 @@ def predict(run: Run, builders: dict) -> tuple[Path, int]:
                 with placement.autocast():
                     out = model(x)
                 for name, array in zip(names, out.float().cpu().numpy()):
-                    yield name, pre.inverse_target(array) if gan else array
+                    yield name, job.output(array)
 
-    gan = saved_plan.technique == "GAN"  # generated images, in target units where invertible
-    attributes = {"backend": "torch", "model": str(config.paths.load_model), "technique": saved_plan.technique,
-                  "values": pre.target_space if gan else "network output (probabilities for softmax outputs)"}
-    count = write_predictions(out_path, generate(), attributes)
+    count = write_predictions(out_path, generate(), job.attributes("torch"))
     return out_path, count

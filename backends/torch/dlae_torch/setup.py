@@ -1,58 +1,18 @@
-"""Shared setup of a session: data sets, model and loss from the run's config."""
+"""Session setup on torch: the model and loss from the run's config; the data side is the core's
+(:mod:`dlae_core.training.session_data`, re-exported here for the trainer)."""
 
 from __future__ import annotations
 
-import attrs
-import numpy as np
 import torch
 
-from dlae_core.data.datasets import (EvaluationSamples, TrainingSamples, class_weights, feature_stats)
-from dlae_core.data.preprocess import Preprocessor
-from dlae_core.data.splits import make_splits
 from dlae_core.errors import BackendError
 from dlae_core.session import Run
-from dlae_core.training.loss_context import LossContext
+from dlae_core.training.session_data import DataSetup, loss_context, missing_loss_message, prepare_data
 
 from .device import Placement
 from .model import GraphModel
 
-
-@attrs.define
-class DataSetup:
-    preprocessor: Preprocessor
-    train: TrainingSamples
-    on_device: bool
-    validation: EvaluationSamples | None
-    stats: object = None
-    weights: np.ndarray | None = None
-
-    def stats_dict(self) -> dict | None:
-        if self.stats is None:
-            return None
-        return {"mean": np.asarray(self.stats.mean), "std": np.asarray(self.stats.std)}
-
-
-def _featurewise(config) -> bool:
-    aug = config.augmentation
-    return aug.featurewise_centering_switch or aug.featurewise_normalization_switch
-
-
-def prepare_data(run: Run, *, on_device: bool = False) -> DataSetup:
-    """Datasets of a training session; ``on_device``: augmentation and normalization of training
-    batches happen on the training device (the loader returns unaugmented samples + parameters)."""
-    config = run.config
-    splits = make_splits(config, "Train")
-    base = Preprocessor(config, run.plan, run.registry)
-    stats = feature_stats(base, splits["train"]) if _featurewise(config) else None
-    pre = Preprocessor(config, run.plan, run.registry, stats=stats)
-    aug = config.augmentation
-    train = TrainingSamples(pre, splits["train"], aug, aug.random_seed, aug.rounds,
-                            augment=aug.apply_augmentation_switch, on_device=on_device)
-    validation = EvaluationSamples(pre, splits["validation"]) if "validation" in splits else None
-    weights = None
-    if config.loss_function.loss == "weighted_categorical_crossentropy":
-        weights = class_weights(pre, splits["train"], config.preprocessing.categories)
-    return DataSetup(pre, train, on_device, validation, stats, weights)
+__all__ = ["DataSetup", "prepare_data", "build_model", "make_loss"]
 
 
 def build_model(graph, builders: dict, placement: Placement) -> torch.nn.Module:
@@ -63,14 +23,9 @@ def build_model(graph, builders: dict, placement: Placement) -> torch.nn.Module:
 
 
 def make_loss(run: Run, builders: dict, data: DataSetup | None):
-    config = run.config
-    name = config.loss_function.loss
+    """The configured loss as a callable ``(pred, target) -> scalar``."""
+    name = run.config.loss_function.loss
     builder = builders["loss"].get(name)
     if builder is None:
-        raise BackendError(f"loss {name!r} has no PyTorch implementation (is its plugin installed for torch?)")
-    graph = run.plan.graphs["model"]
-    context = LossContext(parameter1=config.loss_function.parameter1, parameter2=config.loss_function.parameter2,
-                          categories=config.preprocessing.categories,
-                          class_weights=data.weights if data is not None else None,
-                          spatial_rank=len(graph.output_shape) - 1)
-    return builder(context)
+        raise BackendError(missing_loss_message(name, "PyTorch", "torch"))
+    return builder(loss_context(run, data))
