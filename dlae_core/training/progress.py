@@ -21,7 +21,9 @@ class TrainingProgress:
         self.quiet, self.epochs = quiet, epochs
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"), console=self.console, transient=False, disable=quiet,
+            TextColumn("{task.fields[info]}"), console=self.console, transient=False,
+            # bars only on a terminal: in a log file the per-epoch lines say it all, unsquashed
+            disable=quiet or not self.console.is_terminal,
         )
         self.epoch_task = self.step_task = None
         self.samples = self.wait = self.busy = 0.0
@@ -57,10 +59,9 @@ class TrainingProgress:
     def end_epoch(self, epoch: int, logs: dict[str, float], note: str = "") -> None:
         self.progress.update(self.epoch_task, completed=epoch + 1, info=format_logs(logs))
         line = f"epoch {epoch + 1}/{self.epochs}: {format_logs(logs)} | {self.rates()}" + (f" | {note}" if note else "")
-        if self.quiet:
-            self.console.print(line, highlight=False)
-        else:
-            self.progress.console.print(line, highlight=False)
+        # soft_wrap: one line per epoch even when stderr is a file or pipe (rich assumes 80 columns there)
+        console = self.progress.console if self.progress.live.is_started else self.console
+        console.print(line, highlight=False, soft_wrap=True)
 
     def message(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, highlight=False, soft_wrap=True)
