@@ -18,6 +18,7 @@ from click.testing import CliRunner  # noqa: E402
 from dlae_core.cli.main import cli  # noqa: E402
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.json"))
+EXAMPLE_CNN = Path(__file__).resolve().parents[1] / "configs" / "example_cnn.json"  # one graph, backend parity modules
 NO_WEIGHT_DECAY = {"l1": 0.0, "l2": 0.0}
 
 
@@ -138,7 +139,7 @@ def test_a_forced_output_difference_fails_with_a_reason_line(tmp_path, monkeypat
 
     forward = tf_parity.forward
     monkeypatch.setattr(tf_parity, "forward", lambda model, inputs: forward(model, inputs) + 1e-2)
-    result = check(CONFIGS[0], expect=1)
+    result = check(EXAMPLE_CNN, expect=1)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("parity check failed: model: largest relative output difference ")
@@ -150,7 +151,7 @@ def test_a_parameter_count_difference_fails(tmp_path, monkeypatch):
     import dlae_torch.parity as torch_parity
 
     monkeypatch.setattr(torch_parity, "count_params", lambda model: (1, 0))
-    result = check(CONFIGS[0], expect=1)
+    result = check(EXAMPLE_CNN, expect=1)
     assert "parity check failed: model: parameter counts differ (torch 1/0, tensorflow" in result.stderr
 
 
@@ -159,12 +160,27 @@ def test_a_looser_tolerance_accepts_a_small_difference(monkeypatch):
 
     forward = tf_parity.forward
     monkeypatch.setattr(tf_parity, "forward", lambda model, inputs: forward(model, inputs) * (1 + 1e-3))
-    check(CONFIGS[0], "--tolerance", "1e-2")
-    check(CONFIGS[0], expect=1)
+    check(EXAMPLE_CNN, "--tolerance", "1e-2")
+    check(EXAMPLE_CNN, expect=1)
 
 
 def test_backends_must_be_two_different_names():
-    result = check("--backends", "torch", CONFIGS[0], expect=2)
+    result = check("--backends", "torch", EXAMPLE_CNN, expect=2)
     assert "two different backends" in result.stderr
-    result = check("--backends", "torch,nonesuch", CONFIGS[0], expect=2)
+    result = check("--backends", "torch,nonesuch", EXAMPLE_CNN, expect=2)
     assert "error: unknown backend 'nonesuch'" in result.stderr
+
+
+def test_a_plugin_layer_and_loss_agree_across_backends(tmp_path):
+    pytest.importorskip("dlae_example_plugin")
+    layers = [{"type": "Input", "shape": [8, 8, 3]}, conv("Convolution 2D", 8, (3, 3)),
+              {"type": "Activation", "activation": "mish"}, {"type": "Squeeze excitation 2D", "ratio": 2},
+              {"type": "Global average pooling 2D"}, {"type": "Dense", "units": 2}]
+    config = {"config_file": {"model_signal": "CNN", "type_signal": "Train", "input_shape": [8, 8, 3]},
+              "loss_function": {"loss": "log_cosh"}, "layers": {"serial_layer_list": layers}}
+    path = tmp_path / "plugin.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    for direction in ("torch,tensorflow", "tensorflow,torch"):
+        result = check("--backends", direction, path)
+        assert "parity ok" in result.stdout
+        assert "DIFFERS" not in result.stdout

@@ -13,19 +13,26 @@ from . import require_tensorflow_keras
 keras = require_tensorflow_keras()
 
 
+def _inner_path(layer, variable) -> str:
+    path = getattr(variable, "path", variable.name)
+    return path[len(layer.name) + 1:] if path.startswith(layer.name + "/") else path
+
+
 def _layer_variables(model, node) -> dict:
+    """The node's variables keyed by their Keras names (``kernel``, ``gamma``, ...); a layer that nests
+    sublayers with the same variable names (a plugin block of two Dense layers, say) is keyed by the
+    variables' paths inside the layer instead (``reduce/kernel``, ``expand/kernel``)."""
     try:
         layer = model.get_layer(node.name)
     except ValueError as exc:
         raise BackendError(f"node {node.name} has no layer in the tensorflow model") from exc
-    variables: dict = {}
-    for v in layer.weights:
-        name = v.name.rsplit("/", 1)[-1]
-        if name in variables:
-            raise BackendError(f"node {node.name}: the tensorflow layer has two weights named {name!r}; "
-                               f"its weights cannot be exchanged by name")
-        variables[name] = v
-    return variables
+    names = [v.name.rsplit("/", 1)[-1] for v in layer.weights]
+    if len(set(names)) < len(names):
+        names = [_inner_path(layer, v) for v in layer.weights]
+    if len(set(names)) < len(names):
+        raise BackendError(f"node {node.name}: the tensorflow layer has several weights named alike "
+                           f"({', '.join(sorted(names))}); its weights cannot be exchanged by name")
+    return dict(zip(names, layer.weights))
 
 
 def _weighted_nodes(model, graph):

@@ -22,6 +22,20 @@ class SqueezeExcitation(nn.Module):
         scale = torch.sigmoid(self.expand(torch.relu(self.reduce(squeezed))))
         return x * scale[:, :, None, None]
 
+    # The canonical (Keras) layout, so `dlae check` and cross-backend weight files work: Dense kernels
+    # are (inputs, outputs), torch Linear weights (outputs, inputs); names as in tf_impl's sublayers.
+    def export_keras_weights(self) -> dict:
+        with torch.no_grad():
+            return {f"{name}/{part}": (value.t() if part == "kernel" else value).detach().cpu().numpy()
+                    for name, layer in (("reduce", self.reduce), ("expand", self.expand))
+                    for part, value in (("kernel", layer.weight), ("bias", layer.bias))}
+
+    def import_keras_weights(self, weights: dict) -> None:
+        with torch.no_grad():
+            for name, layer in (("reduce", self.reduce), ("expand", self.expand)):
+                layer.weight.copy_(torch.as_tensor(weights[f"{name}/kernel"]).t())
+                layer.bias.copy_(torch.as_tensor(weights[f"{name}/bias"]))
+
 
 def build_squeeze_excitation(spec, input_shape: tuple) -> nn.Module:
     return SqueezeExcitation(input_shape[-1], spec["ratio"])
