@@ -12,6 +12,8 @@ EXAMPLES = {
     "fcn": ("example_fcn.json", "segmentation", 96),
     "cnn": ("example_cnn.json", "classification", 96),
     "fcn3d": ("example_fcn3d.json", "segmentation3d", 32),
+    "bbd": ("example_bbd.json", "detection", 128),
+    "pix2pix": ("example_pix2pix.json", "translation", 96),
 }
 
 
@@ -25,7 +27,11 @@ def configs_folder() -> Path:
 def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
     from ..data.synthetic import write_example_data
     from ..outputs import write_text_atomic
+    from ..session import refuse_existing
 
+    # one message for the whole example, in CLI terms, before anything is written
+    refuse_existing([("example config", folder / "config.json"), ("example data folder", folder / "data")],
+                    overwrite, hint="or choose another folder")
     template, kind, count = EXAMPLES[name]
     raw = json.loads((configs_folder() / template).read_text())
     size = raw["config_file"]["input_shape"][0]

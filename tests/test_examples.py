@@ -1,0 +1,39 @@
+"""``dlae example NAME FOLDER``: every example writes data and a config that validates with its data."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from dlae_core.cli.example_commands import EXAMPLES
+from dlae_core.cli.main import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_example_validates_with_its_generated_data(tmp_path, name):
+    folder = tmp_path / name
+    written = invoke("example", name, folder)
+    assert written.exit_code == 0, written.output
+    assert written.stdout.startswith(f"wrote {folder / 'config.json'}")
+    config = json.loads((folder / "config.json").read_text())
+    for key, path in config["paths"].items():
+        assert path.startswith(str(folder.resolve())), (key, path)
+        if key != "load_model":
+            assert (folder / "data").resolve() in __import__("pathlib").Path(path).parents
+    validated = invoke("validate", folder / "config.json")  # data checks included
+    assert validated.exit_code == 0, validated.output
+    assert validated.stdout.startswith("OK ")
+
+
+def test_an_existing_example_is_kept_without_overwrite(tmp_path):
+    assert invoke("example", "cnn", tmp_path).exit_code == 0
+    before = (tmp_path / "config.json").read_bytes()
+    again = invoke("example", "cnn", tmp_path)
+    assert again.exit_code == 2
+    assert "already exist" in again.stderr and "--overwrite" in again.stderr
+    assert (tmp_path / "config.json").read_bytes() == before
+    assert invoke("example", "cnn", tmp_path, "--overwrite").exit_code == 0
