@@ -151,7 +151,13 @@ def compare_graph(role: str, graph, backends: tuple, modules: tuple, registry, *
 def check_parity(config, plan, registry, backends: tuple[str, str], *, batch: int = 2, seed: int = 0,
                  tolerance: float = TOLERANCE) -> ParityReport:
     """Compare every graph of ``plan`` on the two ``backends``; the configured loss is evaluated on
-    the main graph when it is a CNN/FCN loss (onehot, sparse or dense targets)."""
+    the main graph when it is a CNN/FCN loss (onehot, sparse or dense targets). BBD compares the
+    detector (graph + predictor heads), the SSD loss and the decoded boxes
+    (:func:`dlae_core.bbd.parity.check_bbd_parity`)."""
+    if plan.technique == "BBD":
+        from .bbd.parity import check_bbd_parity
+
+        return check_bbd_parity(config, plan, registry, backends, batch=batch, seed=seed, tolerance=tolerance)
     modules = tuple(parity_module(registry, name) for name in backends)
     loss_name = config.loss_function.loss
     info = registry.losses.get(loss_name)

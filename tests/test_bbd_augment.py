@@ -104,3 +104,54 @@ def test_trials_until_a_box_stays_else_unchanged():
     draws = iter([away, away, near])
     out, moved = augment._trials(image, boxes, 2, lambda: next(draws))
     assert out is image and moved is boxes  # no trial kept half a box inside
+
+
+# -- photometric step --------------------------------------------------------------------------------
+class ScriptedRng:
+    """Stands in for numpy's Generator: random() and uniform() return scripted values in order."""
+
+    def __init__(self, randoms, uniforms):
+        self.randoms, self.uniforms = list(randoms), list(uniforms)
+
+    def random(self):
+        return self.randoms.pop(0)
+
+    def uniform(self, low, high):
+        value = self.uniforms.pop(0)
+        assert low <= value <= high
+        return value
+
+
+def test_photometric_brightness_then_contrast_values():
+    from dlae_core.bbd.augment import photometric
+
+    image = np.array([[0.0, 1.0], [2.0, 5.0]], dtype=np.float32)  # span 5, mean 2
+    brighter = photometric(image, ScriptedRng([0.1, 0.9], [0.1]))  # brightness only: +0.1 * 5
+    np.testing.assert_allclose(brighter, image + 0.5)
+    contrasted = photometric(image, ScriptedRng([0.9, 0.1], [1.5]))  # contrast only, about the mean 2
+    np.testing.assert_allclose(contrasted, [[-1.0, 0.5], [2.0, 6.5]])
+    both = photometric(image, ScriptedRng([0.1, 0.1], [-0.1, 0.5]))  # -0.5, then x0.5 about mean 1.5
+    np.testing.assert_allclose(both, [[0.5, 1.0], [1.5, 3.0]])
+    assert both.dtype == np.float32 and both.shape == image.shape
+    untouched = photometric(image, ScriptedRng([0.9, 0.9], []))
+    np.testing.assert_array_equal(untouched, image)
+
+
+def test_photometric_changes_come_before_the_zero_borders():
+    from dlae_core.bbd.augment import augment_detection
+
+    from dlae_core.bbd.augment import photometric
+
+    image = np.full((32, 32), 1.0, dtype=np.float32)
+    image[10:20, 10:20] = 2.0  # span 1
+    boxes = np.array([[1, 8, 8, 24, 24]], dtype=np.float32)
+    # photometric: brightness +0.1 x span, contrast x1.5 about the mean;
+    # then sequence A: translate by (+8, +8) px, no zoom, no flip
+    rng = ScriptedRng([0.1, 0.1, 0.2, 0.1, 0.9, 0.9], [0.1, 1.5, 0.25, 0.25])
+    rng.choice = lambda options: 1.0
+    out, moved = augment_detection(image, boxes, rng)
+    np.testing.assert_array_equal(moved, [[1, 16, 16, 32, 32]])
+    assert (out[:8] == 0).all() and (out[:, :8] == 0).all()  # borders stay "normalized 0"
+    expected = photometric(image, ScriptedRng([0.1, 0.1], [0.1, 1.5]))
+    np.testing.assert_allclose(out[8:, 8:], expected[:24, :24], rtol=1e-6)
+    assert not np.allclose(expected, image)

@@ -8,7 +8,11 @@
 * :mod:`.metrics` -- mAP (VOC all-point AP);
 * :mod:`.augment` -- the SSD geometric augmentation chain;
 * :mod:`.loss_reference` -- numpy reference of the SSD loss (LOSSES.md §5);
-* :mod:`.datasets` -- map-style training / evaluation / prediction samples.
+* :mod:`.datasets` -- map-style training / evaluation / prediction samples;
+* :mod:`.heads` -- the predictor heads both backends build on the hooks (names, sizes, init);
+* :mod:`.session` -- a training session's data and box checks, validation mAP, ``DetectionLoop``;
+* :mod:`.prediction` -- ``DetectionJob``: inference samples, anchors and decoding of a saved model;
+* :mod:`.parity` -- ``dlae check`` for BBD (outputs, SSD loss, decoded boxes across backends).
 """
 
 from .anchors import PredictorLayout, boxes_per_cell, make_anchors, predictor_layouts

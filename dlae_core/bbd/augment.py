@@ -1,4 +1,4 @@
-"""BBD augmentation chain (TECHNIQUES.md §9.6): constant-size geometric SSD augmentation.
+"""BBD augmentation chain (TECHNIQUES.md §9.6): constant-size photometric + geometric SSD augmentation.
 
 numpy + scipy. :func:`augment_detection` transforms one normalized image and its
 boxes with parameters drawn from a ``numpy.random.Generator`` (deterministic for
@@ -19,8 +19,13 @@ a seeded generator):
 Borders are filled with 0 ("normalized 0", since normalization precedes augmentation).
 The image is resampled (bilinear) with the same continuous-coordinate map as the boxes
 (pixel (r, c) covers [c, c+1) x [r, r+1)), so boxes move exactly with the image; whole-pixel
-translations and flips are exact. No photometric transforms (the original's chain had none
-active).
+translations and flips are exact.
+
+Photometric step, first (so the zero borders of the geometric steps stay "normalized 0"):
+brightness (p = 1/2) adds delta ~ U(-0.125, 0.125) x the image's intensity span (max - min; SSD's
++-32 of 255, independent of the normalization), then contrast (p = 1/2) scales about the image mean
+by a factor ~ U(0.5, 1.5). The original defined such transforms but left them out of its chains; the
+issue asks for them (docs/COMPATIBILITY.md).
 
 Deviation from the original: boxes are clipped to [0, W] x [0, H] (the box convention of
 §9.0, where a box touching the right edge has xmax = W), not to [0, W-1] x [0, H-1].
@@ -31,12 +36,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["augment_detection", "affine", "hflip", "filter_boxes", "inside_fraction"]
+__all__ = ["augment_detection", "affine", "hflip", "filter_boxes", "inside_fraction", "photometric"]
 
 TRANSLATE_RANGE = (0.03, 0.3)
 ZOOM_IN_RANGE = (1.0, 3.0)
 ZOOM_OUT_RANGE = (0.9, 1.0)
 PROBABILITY = 0.5
+BRIGHTNESS_DELTA = 0.125
+CONTRAST_RANGE = (0.5, 1.5)
 MIN_INSIDE = 0.5
 MIN_AREA = 16.0
 
@@ -148,6 +155,18 @@ def _zoom(image, boxes, rng, rounds, bounds):
     return _trials(image, boxes, rounds, draw)
 
 
+def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random brightness then random contrast (module docstring); the image's shape is kept."""
+    out = np.asarray(image, dtype=np.float32)
+    if rng.random() < PROBABILITY:
+        span = float(out.max() - out.min()) if out.size else 0.0
+        out = out + np.float32(rng.uniform(-BRIGHTNESS_DELTA, BRIGHTNESS_DELTA) * span)
+    if rng.random() < PROBABILITY:
+        mean = np.float32(out.mean())
+        out = (out - mean) * np.float32(rng.uniform(*CONTRAST_RANGE)) + mean
+    return out.astype(np.float32, copy=False)
+
+
 def _flip(image, boxes, rng):
     return hflip(image, boxes) if rng.random() < PROBABILITY else (image, boxes)
 
@@ -159,6 +178,7 @@ def augment_detection(image: np.ndarray, boxes: np.ndarray, rng: np.random.Gener
     boxes float32 (k', 5), k' <= k). ``rounds`` = ``augmentation.rounds`` (trials per step)."""
     image = np.asarray(image, dtype=np.float32)
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 5)
+    image = photometric(image, rng)
     if rng.random() < 0.5:
         image, boxes = _translate(image, boxes, rng, rounds)
         image, boxes = _zoom(image, boxes, rng, rounds, ZOOM_IN_RANGE)

@@ -45,6 +45,11 @@ def print_report(report, console=None) -> None:
         if g.losses is not None:
             table.add_row("loss", f"{g.losses[0]:.7g}", f"{g.losses[1]:.7g}", "",
                           f"{g.loss_difference:.3g}", _verdict(g.loss_difference <= report.tolerance))
+        found = getattr(report, "detections", None)  # BBD: decoded boxes (dlae_core.bbd.parity)
+        if found is not None:
+            table.caption += f"; decoded boxes: confidence > {found.threshold:g}"
+            table.add_row("decoded boxes", str(found.counts[0]), str(found.counts[1]),
+                          "", f"{found.difference:.3g}", _verdict(not found.problems(g.backends, report.tolerance)))
         console.print(table)
 
 

@@ -147,6 +147,8 @@ def _check_pair(out: list[Problem], rules: "_Rules", x: tuple[str, str], y: tupl
             out.extend(ytally.problems())
             in_y = set(common)
             picked = [n for n in picked if n in in_y] or [common[i] for i in sample_positions(len(common))]
+            if rules.technique == "BBD":
+                picked = common  # boxes are a few numbers per sample: check every one before training
             out.extend(_values(y, yfile, picked, rules, skip=ytally.names))
         return len(names)
     finally:

@@ -18,17 +18,25 @@ class Backend:
         return count_params(build_model(graph, self.builders))
 
     def train(self, run):
-        """Carry out a Train / Train from Checkpoint session (see trainer.py; GANs: gan.py)."""
+        """Carry out a Train / Train from Checkpoint session (see trainer.py; GANs: gan.py; BBD: bbd.py)."""
         if run.plan.technique == "GAN":
             from .gan import train_gan
 
             return train_gan(run, self.builders)
+        if run.plan.technique == "BBD":
+            from .bbd import train_bbd
+
+            return train_bbd(run, self.builders)
         from .trainer import train
 
         return train(run, self.builders)
 
     def predict(self, run):
         """Inference session: returns (predictions path, number of samples written)."""
+        if run.plan.technique == "BBD":
+            from .bbd import predict_bbd
+
+            return predict_bbd(run, self.builders)
         from .predictor import predict
 
         return predict(run, self.builders)

@@ -31,5 +31,8 @@ def register_builders(backend, register):
             register("layer", name, builder)
     for name, builder in losses.BUILDERS.items():
         register("loss", name, builder)
+    from .bbd_model import ssd_builder
+
+    register("loss", "ssd", ssd_builder)
     for name, builder in activations.BUILDERS.items():
         register("activation", name, builder)

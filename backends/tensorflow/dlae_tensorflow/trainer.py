@@ -114,8 +114,15 @@ class TensorflowSteps:
     def save(self, path: str, state: dict) -> None:
         variables = [(v.path, v.numpy()) for v in self.optimizer.variables]
         save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
-                        graph_role="model", weights=export_weights(self.model, self.graph),
+                        graph_role="model", weights=self.export_model_weights(),
                         stats=self.data.stats_dict(), training_state=dict(state), optimizer_variables=variables)
+
+    def export_model_weights(self) -> dict:
+        """The model's canonical weights as saved (a subclass with more than the graph overrides both)."""
+        return export_weights(self.model, self.graph)
+
+    def import_model_weights(self, weights: dict) -> None:
+        import_weights(self.model, self.graph, weights)
 
     # -- the compiled steps ----------------------------------------------------------------------
     def _inputs(self, batch: dict, *, train: bool):
@@ -163,7 +170,7 @@ class TensorflowSteps:
         """Load weights and optimizer state of a checkpoint; returns the loop state saved with it."""
         payload = load_model_file(path)
         try:
-            import_weights(self.model, self.graph, payload["weights"])
+            self.import_model_weights(payload["weights"])
         except BackendError as exc:
             raise BackendError(f"checkpoint {path!r} does not fit this config's network: "
                                f"{str(exc).splitlines()[0]}") from None
