@@ -104,3 +104,29 @@ def test_mismatched_per_layer_settings_raise_config_error():
         make_anchors(bbd(aspect_ratios=((1.0,), (2.0,))), (8, 8), [(2, 2, 1)])
     with pytest.raises(ConfigError, match="outside"):
         make_anchors(bbd(steps=(16.0,), clip_boxes_switch=True), (8, 8), [(2, 2, 1)])
+
+
+def test_inspect_counts_the_predictor_heads_of_a_bbd():
+    """example_bbd: two hooks (16x16x32 and 8x8x32), 3 boxes per cell, 2 classes + background."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from dlae_core.cli.main import cli
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "example_bbd.json"
+    result = CliRunner().invoke(cli, ["inspect", "--json", str(config)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = {row["name"]: row for row in report["layers"]}
+    assert rows["bbd_l2_normalization"]["trainable_params"] == 32
+    assert rows["bbd_class_head_0"]["output_shape"] == [16, 16, 9]
+    assert rows["bbd_class_head_0"]["trainable_params"] == (9 * 32 + 1) * 9
+    assert rows["bbd_box_head_1"]["output_shape"] == [8, 8, 12]
+    assert rows["bbd_box_head_1"]["trainable_params"] == (9 * 32 + 1) * 12
+    assert rows["bbd_output"]["output_shape"] == [16 * 16 * 3 + 8 * 8 * 3, 3 + 4]
+    heads = 32 + 2 * (9 * 32 + 1) * (9 + 12)
+    body = sum(row["trainable_params"] for row in report["layers"] if row["op"] != "bbd_head")
+    assert report["trainable_params"] == body + heads == 26_218
+    assert report["models"]["model"]["output_shape"] == [960, 7]

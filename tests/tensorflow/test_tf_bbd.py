@@ -88,3 +88,9 @@ def test_the_same_weights_give_the_same_boxes_on_both_backends(tmp_path):
     for a, b in zip(*boxes):
         assert 0 < len(a) == len(b) <= BBD["top_k"]
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_inspect_counts_agree_with_the_built_detector():
+    from test_bbd import inspect_counts_scenario
+
+    inspect_counts_scenario(BACKEND)

@@ -212,3 +212,18 @@ def test_example_bbd_writes_a_valid_config_with_boxes(tmp_path):
     assert "BBD Train" in result.stdout
     boxes = read_h5(tmp_path / "ex" / "data" / "detection_train_y.h5")
     assert len(boxes) == 128 and all(b.ndim == 2 and b.shape[1] == 5 for b in boxes.values())
+
+
+def inspect_counts_scenario(backend: str) -> None:
+    """``dlae inspect --backend`` builds the detector (graph + heads) and agrees with the core's count."""
+    import json
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "example_bbd.json"
+    report = json.loads(invoke("inspect", "--json", "--backend", backend, config).stdout)
+    assert report["backend"]["models"]["model"] == {"trainable_params": report["trainable_params"],
+                                                    "non_trainable_params": report["non_trainable_params"]}
+    assert report["trainable_params"] == 26_218
+
+
+def test_inspect_counts_agree_with_the_built_detector():
+    inspect_counts_scenario("torch")

@@ -14,7 +14,11 @@ class Backend:
         self.builders = registry.builders("tensorflow")
 
     def count_params(self, graph, config) -> tuple[int, int]:
-        """(trainable, non_trainable) of ``graph`` built in Keras."""
+        """(trainable, non_trainable) of ``graph`` built in Keras; a BBD graph with its predictor heads."""
+        if config.config_file.model_signal == "BBD":
+            from .bbd_model import build_detector
+
+            return count_params(build_detector(graph, config.bbd_options, self.builders))
         return count_params(build_model(graph, self.builders))
 
     def train(self, run):

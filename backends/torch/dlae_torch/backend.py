@@ -13,8 +13,14 @@ class Backend:
         self.builders = registry.builders("torch")
 
     def count_params(self, graph, config) -> tuple[int, int]:
-        """(trainable, non_trainable) of ``graph`` built in torch (on the meta device: no memory)."""
+        """(trainable, non_trainable) of ``graph`` built in torch (on the meta device: no memory);
+        a BBD graph with its predictor heads."""
         with torch.device("meta"):
+            if config.config_file.model_signal == "BBD":
+                from .bbd_model import DetectionModel
+
+                return count_params(DetectionModel(graph, config.bbd_options, self.builders["layer"],
+                                                   self.builders["activation"]))
             model = GraphModel(graph, self.builders)
         return count_params(model)
 
