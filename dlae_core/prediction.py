@@ -29,16 +29,20 @@ def claim_predictions_path(run: Run) -> Path:
     return out_path
 
 
-def saved_plan(payload: dict, registry, path: str) -> ModelPlan:
+def saved_plan(payload: dict, registry, path: str, technique: str | None = None) -> ModelPlan:
     """The model plan of the training config stored in a model file (its data paths dropped, so a
-    file trained elsewhere rebuilds here)."""
+    file trained elsewhere rebuilds here); ModelFileError unless it is a ``technique`` model."""
     try:
         saved = parse_config(payload["config"], registry, source=path)
-        return plan_model(saved.evolve(paths={"load_model": None, "test_X": None, "load_checkpoint": None},
+        plan = plan_model(saved.evolve(paths={"load_model": None, "test_X": None, "load_checkpoint": None},
                                        config_file={"type_signal": "Train"}), registry)
     except Exception as exc:
         raise ModelFileError(f"the network stored in {path!r} cannot be rebuilt here: "
                              f"{str(exc).splitlines()[0]}") from None
+    if technique is not None and plan.technique != technique:
+        raise ModelFileError(f"{path!r} holds a {plan.technique} model, not a {technique} model; set "
+                             f"config_file.model_signal to {plan.technique!r} or load a {technique} model")
+    return plan
 
 
 @attrs.frozen

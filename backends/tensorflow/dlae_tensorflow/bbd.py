@@ -106,10 +106,7 @@ def train_bbd(run: Run, builders: dict) -> TrainResult:
 def load_detector(path: str, registry, builders: dict, placement):
     """(detector, plan of the saved config, payload) of a BBD model file."""
     payload = load_model_file(path)
-    plan = saved_plan(payload, registry, path)
-    if plan.technique != "BBD":
-        raise ModelFileError(f"{path!r} holds a {plan.technique} model, not a BBD detector; set "
-                             f"config_file.model_signal to {plan.technique!r} or load a BBD model")
+    plan = saved_plan(payload, registry, path, technique="BBD")
     saved = parse_config(payload["config"], registry, source=path)
     model = build_detector(plan.graphs["model"], saved.bbd_options, builders, placement)
     try:
