@@ -13,8 +13,6 @@ torch = pytest.importorskip("torch")
 tf = pytest.importorskip("tensorflow")
 
 import dlae_core.builtin  # noqa: E402
-import dlae_tensorflow.plugin  # noqa: E402
-import dlae_torch.plugin  # noqa: E402
 from dlae_core.config.parser import load_config  # noqa: E402
 from dlae_core.errors import BackendError  # noqa: E402
 from dlae_core.graph import build_graph  # noqa: E402

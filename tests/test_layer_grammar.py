@@ -42,7 +42,7 @@ LAYERS = [
       "l1": 0.001, "l2": 0.001}, (8, 8, 3), (8, 8, 4), 112, 0),
     (f"Convolution 2D:4:(3, 3):(1, 1):valid:(1, 1):he_normal:{REG}",
      {"type": "Convolution 2D", "filters": 4, "padding": "valid"}, (8, 8, 3), (6, 6, 4), 112, 0),
-    (f"Convolution 2D:4:(3, 3):(2, 2):valid:(1, 1):glorot_uniform:l2:l1:0.0:0.0005",
+    ("Convolution 2D:4:(3, 3):(2, 2):valid:(1, 1):glorot_uniform:l2:l1:0.0:0.0005",
      {"type": "Convolution 2D", "filters": 4, "stride": 2, "padding": "valid", "initializer": "glorot_uniform",
       "kernel_regularizer": "l2", "activity_regularizer": "l1", "l1": 0.0, "l2": 0.0005},
      (8, 8, 3), (3, 3, 4), 112, 0),

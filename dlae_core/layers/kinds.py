@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..config.values import Kind, ValueProblem, _is_number, format_tuple
+from ..config.values import Kind, ValueProblem, format_tuple
 
 INITIALIZERS = (
     "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
