@@ -304,3 +304,14 @@ def test_version_and_help():
     help_text = invoke("--help").stdout
     for command in ("validate", "inspect", "convert", "list", "plugins"):
         assert command in help_text
+
+
+def test_inspect_tables_keep_one_line_per_layer_in_a_pipe():
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "example_fcn.json"
+    result = CliRunner().invoke(cli, ["inspect", str(config)])
+    assert result.exit_code == 0
+    rows = [line for line in result.stdout.splitlines() if "batch_normalization_1 " in line]
+    assert len(rows) == 2  # its own row and the activation that reads it
+    assert "Batch normalization" in rows[0] and "(16, 16, 16)" in rows[0] and "32" in rows[0]

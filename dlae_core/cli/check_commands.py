@@ -24,10 +24,10 @@ def _verdict(ok: bool) -> str:
 
 
 def print_report(report, console=None) -> None:
-    from rich.console import Console
+    from .render import cli_console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or cli_console()
     for g in report.graphs:
         a, b = g.backends
         caption = "parameters: trainable / non-trainable" + (f"; loss: {g.loss}" if g.losses is not None else "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.table import Table
 
@@ -14,8 +16,17 @@ def _human_bytes(n: float) -> str:
     return f"{n:,.1f} GiB"
 
 
+def cli_console(stderr: bool = False) -> Console:
+    """The terminal's width on a terminal; 160 columns in a pipe or file (rich would assume 80 and fold
+    every table), unless COLUMNS says otherwise."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=160)
+    return console
+
+
 def print_inspection(report: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or cli_console()
     for role, model in report["models"].items():
         table = Table(title=f"{report['technique']} {role}", show_lines=False)
         for column, justify in (("#", "right"), ("name", "left"), ("type", "left"), ("inputs", "left"),
@@ -42,7 +53,7 @@ def print_inspection(report: dict, console: Console | None = None) -> None:
 
 
 def print_rows(title: str, columns: tuple[str, ...], rows: list[tuple], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or cli_console()
     table = Table(title=title)
     for column in columns:
         table.add_column(column, overflow="fold")
