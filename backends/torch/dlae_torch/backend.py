@@ -16,7 +16,7 @@ class Backend:
         """(trainable, non_trainable) of ``graph`` built in torch (on the meta device: no memory);
         a BBD graph with its predictor heads."""
         with torch.device("meta"):
-            if config.config_file.model_signal == "BBD":
+            if config is not None and config.config_file.model_signal == "BBD":
                 from .bbd_model import DetectionModel
 
                 return count_params(DetectionModel(graph, config.bbd_options, self.builders["layer"],

@@ -35,6 +35,10 @@ def to_channels_last(x: torch.Tensor) -> torch.Tensor:
 class Regularized:
     """Mixin for modules with Keras kernel / activity regularizers.
 
+    Modules whose class sets ``overwritable_output = True`` do not need their output for their
+    backward, so the next step may overwrite it in place (see ``GraphModel``) unless an activity
+    penalty was computed from it (``activity_reg``).
+
     ``kernel_penalty()`` sums the penalties of ``regularized_kernels()``; ``activity_loss`` is the
     activity penalty of the latest forward (None without an activity regularizer)."""
 
@@ -57,7 +61,8 @@ class Regularized:
         return sum(self.kernel_reg(w) for w in self.regularized_kernels())
 
     def record_activity(self, out: torch.Tensor) -> torch.Tensor:
-        self.activity_loss = self.activity_reg(out) if self.activity_reg is not None else None
+        if self.activity_reg is not None:  # else activity_loss stays None (no per-call module setattr)
+            self.activity_loss = self.activity_reg(out)
         return out
 
 
@@ -95,6 +100,8 @@ class Flatten(nn.Module):
 
 class Dense(nn.Module):
     """Linear map on the channel axis (Keras Dense on the last axis), Glorot-uniform kernel."""
+
+    overwritable_output = True
 
     def __init__(self, in_features: int, units: int):
         super().__init__()
@@ -163,6 +170,8 @@ class BatchNorm(nn.Module):
     it (Keras): ``moving = moving * momentum + batch * (1 - momentum)``. ``momentum`` here is the
     torch convention (weight of the new batch) = 1 - Keras momentum."""
 
+    overwritable_output = True  # the backward needs the input and the batch statistics only
+
     def __init__(self, channels: int, momentum: float, eps: float):
         super().__init__()
         self.momentum, self.eps = float(momentum), float(eps)
@@ -172,19 +181,33 @@ class BatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(channels))
 
     def forward(self, x):
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        xf = x.float()  # statistics in fp32 even under autocast (no copy for fp32 input)
-        if self.training:
-            axes = [0] + list(range(2, x.dim()))
-            var, mean = torch.var_mean(xf, dim=axes, correction=0)
-            with torch.no_grad():
-                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
-                self.running_var.lerp_(var.detach().to(self.running_var.dtype), self.momentum)
-        else:
-            mean, var = self.running_mean.float(), self.running_var.float()
-        scale = self.weight.float() * torch.rsqrt(var + self.eps)
-        out = xf * scale.view(shape) + (self.bias.float() - mean * scale).view(shape)
-        return out.to(x.dtype)
+        # statistics in fp32 even under autocast (no copy for fp32 input and parameters)
+        xf = x if x.dtype == torch.float32 else x.float()
+        weight, bias = self.weight, self.bias
+        if weight.dtype != torch.float32:
+            weight, bias = weight.float(), bias.float()
+        mean, var = self.running_mean, self.running_var
+        if not self.training:
+            out = F.batch_norm(xf, mean.float(), var.float(), weight, bias, False, 0.0, self.eps)
+            return out if out.dtype == x.dtype else out.to(x.dtype)
+        # torch's fused kernel (forward and backward) normalises with the biased batch variance, as
+        # Keras does, and updates the moving mean the Keras way (moving * (1 - m) + batch * m). Its
+        # moving-variance update uses the UNBIASED batch variance v * n / (n - 1); subtracting
+        # m * v / (n - 1) turns it into the Keras update with the biased v, recovered from the
+        # kernel's 1 / sqrt(v + eps) (a few ulp of v + eps). Three tiny ops instead of var_mean & co.
+        count = xf.numel() // xf.shape[1] if xf.shape[1] else 0
+        if count > 1 and mean.dtype == torch.float32 and var.dtype == torch.float32:
+            out, _, invstd = torch.native_batch_norm(xf, weight, bias, mean, var, True, self.momentum, self.eps)
+            # .data: the kernel saved running_var for its backward, which reads it in eval mode only;
+            # the correction must not bump its version (the kernel's own update does not either)
+            var.data.sub_(invstd.detach().pow(-2).sub_(self.eps), alpha=self.momentum / (count - 1))
+            return out if out.dtype == x.dtype else out.to(x.dtype)
+        out, batch_mean, invstd = torch.native_batch_norm(xf, weight, bias, None, None, True, 0.0, self.eps)
+        with torch.no_grad():  # one value per channel (biased variance 0) or non-fp32 moving statistics
+            batch_var = invstd.pow(-2).sub_(self.eps).clamp_min_(0.0)
+            mean.lerp_(batch_mean.to(mean.dtype), self.momentum)
+            var.lerp_(batch_var.to(var.dtype), self.momentum)
+        return out if out.dtype == x.dtype else out.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[0]}, momentum={self.momentum}, eps={self.eps}"
@@ -239,6 +262,8 @@ MERGES = {
 
 class Merge(nn.Module):
     """Merge of (skip, current): concatenate puts the skip's channels first; subtract = skip - current."""
+
+    overwritable_output = True  # no merge's backward needs its output
 
     def __init__(self, mode: str):
         super().__init__()

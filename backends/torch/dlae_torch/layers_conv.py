@@ -40,15 +40,16 @@ def apply_pads(x: torch.Tensor, pads) -> tuple[torch.Tensor, tuple[int, ...]]:
 
 
 def upsample_nearest(x: torch.Tensor, factors) -> torch.Tensor:
-    """Exact nearest-neighbour upsampling by integer factors (each value repeated), one copy
-    through a broadcast view; its backward is a deterministic sum."""
-    factors = tuple(factors)
+    """Exact nearest-neighbour upsampling by integer factors (each value repeated) with torch's
+    upsampling kernels (forward and backward several times faster on CPU than a broadcast view, whose
+    backward is a strided sum). Factors of 1 and 2 take "nearest" (exact index arithmetic: identity
+    or a shift); other factors "nearest-exact", whose source index floor((i + 0.5) / f) stays at least
+    0.5 / f away from a rounding boundary, so it is exact too. Both backwards are deterministic."""
+    factors = tuple(int(f) for f in factors)
     if all(f == 1 for f in factors):
         return x
-    spatial = x.shape[2:]
-    view = x.reshape(x.shape[:2] + tuple(v for n in spatial for v in (n, 1)))
-    expanded = view.expand(x.shape[:2] + tuple(v for n, f in zip(spatial, factors) for v in (n, f)))
-    return expanded.reshape(x.shape[:2] + tuple(n * f for n, f in zip(spatial, factors)))
+    mode = "nearest" if all(f in (1, 2) for f in factors) else "nearest-exact"
+    return F.interpolate(x, scale_factor=tuple(float(f) for f in factors), mode=mode)
 
 
 _CONV = {2: F.conv2d, 3: F.conv3d}
@@ -58,6 +59,8 @@ _CONV_T = {2: F.conv_transpose2d, 3: F.conv_transpose3d}
 class Conv(Regularized, nn.Module):
     """Convolution 2D/3D with bias; with ``upsample`` it is the resize convolution (nearest
     upsampling, then the convolution)."""
+
+    overwritable_output = True
 
     def __init__(self, spec, input_shape: tuple, upsample: tuple | None = None):
         super().__init__()
@@ -75,11 +78,14 @@ class Conv(Regularized, nn.Module):
         self.bias = nn.Parameter(torch.zeros(filters))
         init_kernel(self.weight, spec["initializer"], kernel + (channels, filters), conv_to_torch)
         self.setup_regularizers(spec)
+        # the padding the convolution takes itself when 'same' is symmetric (decided once, not per call)
+        self.symmetric = all(a == b for a, b in self.pads)
+        self.conv_padding = tuple(a for a, _ in self.pads)
 
     def forward(self, x):
         if self.upsample is not None:
             x = upsample_nearest(x, self.upsample)
-        x, padding = apply_pads(x, self.pads)
+        x, padding = (x, self.conv_padding) if self.symmetric else apply_pads(x, self.pads)
         out = _CONV[self.dims](x, self.weight, self.bias, self.stride, padding, self.dilation)
         return self.record_activity(out)
 
@@ -91,6 +97,8 @@ class Conv(Regularized, nn.Module):
 
 class TransposeConv(Regularized, nn.Module):
     """Transposed convolution with Keras output sizes ('same': n * s; 'valid': n * s + max(k - s, 0))."""
+
+    overwritable_output = True  # y[crop] + bias: a new tensor, backward needs no output
 
     def __init__(self, spec, input_shape: tuple):
         super().__init__()
@@ -125,6 +133,8 @@ class SeparableConv(Regularized, nn.Module):
     """Depthwise k x k (multiplier 1, no bias) then pointwise 1 x 1 with bias; initializer and
     kernel regularizer apply to both kernels."""
 
+    overwritable_output = True
+
     def __init__(self, spec, input_shape: tuple):
         super().__init__()
         channels, filters, kernel = input_shape[-1], spec["filters"], tuple(spec["kernel"])
@@ -150,6 +160,8 @@ class SeparableConv(Regularized, nn.Module):
 class DepthwiseConv(Regularized, nn.Module):
     """Depthwise k x k convolution with depth multiplier ``filters`` and bias
     (output channel c * filters + m comes from input channel c, as in Keras)."""
+
+    overwritable_output = True
 
     def __init__(self, spec, input_shape: tuple):
         super().__init__()
@@ -199,6 +211,8 @@ class Crop(nn.Module):
 
 class Pool(nn.Module):
     """Max or average pooling, 'valid' padding; stride None means the pool size."""
+
+    overwritable_output = True  # max pooling's backward uses its input and indices
 
     def __init__(self, kind: str, pool: tuple, stride: tuple | None):
         super().__init__()

@@ -65,10 +65,13 @@ def weighted_categorical_crossentropy(context):
 def _check_labels(labels: torch.Tensor, classes: int) -> None:
     """A user error (not an index error deep in torch) for a label outside 0..classes-1 in a
     sample the checks before training did not read (they read a few samples per file)."""
-    bad = (labels < 0) | (labels >= classes)
-    if bad.any():
+    if labels.numel() == 0:
+        return
+    low, high = torch.aminmax(labels)  # one pass; the masks below only when a label is bad
+    if low < 0 or high >= classes:
         from dlae_core.errors import DataError, problem
 
+        bad = (labels < 0) | (labels >= classes)
         value = int(labels[bad][0])
         raise DataError([problem("loss_function.loss", f"sparse_categorical_crossentropy: a training target "
                                  f"holds the class label {value}, outside 0..{classes - 1} (the model has "
@@ -84,9 +87,13 @@ def sparse_categorical_crossentropy(context):
             labels = labels.squeeze(-1)
         labels = labels.round().long()
         _check_labels(labels, pred.shape[-1])
-        logits = torch.log(pred.clamp(EPSILON, 1.0 - EPSILON))
-        log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
-        return _reduce(-log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1))
+        # Keras: softmax cross-entropy of the logits log(clip(p)), i.e. logsumexp(log clip(p)) -
+        # log clip(p)[label] = log(sum clip(p) / clip(p)[label]): the same value with one log per
+        # pixel instead of a log and an exp per channel. The class axis is moved to dim 1, where it
+        # lies in the backend's internal layout (a strided last axis makes the reductions slow).
+        p = pred.movedim(-1, 1).clamp(EPSILON, 1.0 - EPSILON)
+        true = p.gather(1, labels.unsqueeze(1)).squeeze(1)
+        return _reduce(torch.log(p.sum(dim=1) / true))
 
     return loss
 

@@ -12,7 +12,9 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     (target with one channel while the prediction has several), binary for one channel."""
     if pred.shape[-1] == 1:
         return ((pred > 0.5) == (target > 0.5)).float().mean()
-    predicted = pred.argmax(dim=-1)
+    # argmax over a strided last axis (the channels-last view of a channels-first output) is ~20x
+    # slower on CPU than max(dim).indices, which gives the same indices (first maximum on ties, NaN wins)
+    predicted = pred.max(dim=-1).indices
     if target.shape[-1] == 1 or target.dim() < pred.dim():
         labels = target.reshape(predicted.shape).long()
     else:

@@ -11,7 +11,7 @@ from torch import nn
 
 from dlae_core.errors import BackendError
 
-from .layers import Merge, to_channels_last, to_internal
+from .layers import Merge, Regularized, to_channels_last, to_internal
 
 
 class GraphModel(nn.Module):
@@ -48,6 +48,7 @@ class GraphModel(nn.Module):
             self.add_module(node.name, module)
             self.steps.append((node.id, node.name, node.inputs))
         self._last_use = self._last_uses()
+        self._in_place = self._in_place_steps()
 
     @staticmethod
     def _build_layer(node, graph, layer_builders: dict, activation_builders: dict | None) -> nn.Module:
@@ -71,6 +72,26 @@ class GraphModel(nn.Module):
                 last[i] = step
         return last
 
+    def _in_place_steps(self) -> frozenset[int]:
+        """Steps whose activation may overwrite its input (like ``nn.ReLU(inplace=True)``): a module
+        with an in-place form (``in_place_fn``) whose input node feeds no other step and comes from a
+        module that declares ``overwritable_output`` (its backward does not need its output) and has
+        no activity penalty on it. ``run`` also leaves inputs that the caller keeps untouched."""
+        uses: dict[int, int] = {}
+        for _, _, inputs in self.steps:
+            for i in inputs:
+                uses[i] = uses.get(i, 0) + 1
+        producers = {node_id: self._modules[name] for node_id, name, _ in self.steps}
+        chosen = set()
+        for step, (_, name, inputs) in enumerate(self.steps):
+            if getattr(self._modules[name], "in_place_fn", None) is None or len(inputs) != 1:
+                continue
+            producer = producers.get(inputs[0])  # None: a graph input, never overwritten
+            if (uses[inputs[0]] == 1 and getattr(producer, "overwritable_output", False)
+                    and getattr(producer, "activity_reg", None) is None):
+                chosen.add(step)
+        return frozenset(chosen)
+
     def run(self, *inputs: torch.Tensor, keep: tuple[int, ...] = ()) -> dict[int, torch.Tensor]:
         """Run the graph on channels-last inputs; returns the internal-layout tensors of the output
         node and of the node ids in ``keep``."""
@@ -86,7 +107,10 @@ class GraphModel(nn.Module):
         wanted = set(keep) | {self.graph.output}
         for step, (node_id, name, ids) in enumerate(self.steps):
             module = self._modules[name]
-            values[node_id] = module(*(values[i] for i in ids))
+            if step in self._in_place and ids[0] not in wanted:
+                values[node_id] = module(values[ids[0]], in_place=True)
+            else:
+                values[node_id] = module(*(values[i] for i in ids))
             for i in ids:  # free what no later step needs
                 if self._last_use.get(i) == step and i not in wanted:
                     values.pop(i, None)
@@ -103,7 +127,9 @@ class GraphModel(nn.Module):
     def regularization_loss(self) -> torch.Tensor:
         """Sum of the kernel penalties plus the activity penalties of the latest forward."""
         total = None
-        for module in self.modules():
+        if getattr(self, "_penalized", None) is None:  # the modules are fixed once built: look once
+            self._penalized = [m for m in self.modules() if _may_penalize(m)]
+        for module in self._penalized:
             penalty_fn = getattr(module, "kernel_penalty", None)
             terms = [penalty_fn() if callable(penalty_fn) else None, getattr(module, "activity_loss", None)]
             for term in terms:
@@ -113,6 +139,13 @@ class GraphModel(nn.Module):
             param = next(self.parameters(), None)
             return torch.zeros((), device=param.device if param is not None else None)
         return total
+
+
+def _may_penalize(module: nn.Module) -> bool:
+    """Whether ``module`` can contribute to ``regularization_loss`` (dlae's layers only with a regularizer)."""
+    if isinstance(module, Regularized):
+        return module.kernel_reg is not None or module.activity_reg is not None
+    return callable(getattr(module, "kernel_penalty", None)) or hasattr(module, "activity_loss")
 
 
 def count_params(module: nn.Module) -> tuple[int, int]:

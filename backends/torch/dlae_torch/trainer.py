@@ -61,7 +61,8 @@ class TorchSteps:
         set_learning_rate(self.optimizer, rate)
 
     def train_step(self, batch: dict) -> tuple[int, dict]:
-        self.model.train()
+        if not self.model.training:  # train() walks every module: ~1.5 ms a step on a small U-Net
+            self.model.train()
         x, y = self._inputs(batch, train=True)
         self.optimizer.zero_grad(set_to_none=True)
         with self.placement.autocast():
@@ -76,7 +77,8 @@ class TorchSteps:
 
     @torch.no_grad()
     def eval_step(self, batch: dict) -> tuple[int, dict]:
-        self.model.eval()
+        if self.model.training:
+            self.model.eval()
         x, y = self._inputs(batch, train=False)
         with self.placement.autocast():
             pred = self.model(x)
