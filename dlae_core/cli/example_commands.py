@@ -18,10 +18,16 @@ EXAMPLES = {
 
 
 def configs_folder() -> Path:
-    """The project's configs/ folder (next to the dlae_core package in a source checkout)."""
+    """The project's configs/ folder: next to the dlae_core package in a source checkout (editable
+    install), else where a wheel install puts it (``<prefix>/share/dlae/configs``, pyproject data-files)."""
+    import sys
+
     import dlae_core
 
-    return Path(dlae_core.__file__).resolve().parents[1] / "configs"
+    checkout = Path(dlae_core.__file__).resolve().parents[1] / "configs"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "dlae" / "configs"
 
 
 def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
