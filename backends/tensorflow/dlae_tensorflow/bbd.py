@@ -21,7 +21,7 @@ from dlae_core.bbd.session import DetectionLoop, ValidationMap, prepare_detectio
 from dlae_core.config.parser import parse_config
 from dlae_core.errors import BackendError, ModelFileError
 from dlae_core.prediction import claim_predictions_path, saved_plan
-from dlae_core.session import Run, refuse_existing, training_outputs, write_predictions
+from dlae_core.session import Run, write_predictions
 
 from . import require_tensorflow_keras
 from .bbd_model import (DetectionModel, build_detector, export_detector_weights, import_detector_weights,
@@ -30,7 +30,6 @@ from .device import choose_placement
 from .loader import EpochIndexed, make_batches
 from .model import count_params, regularization_loss
 from .modelfile import load_model_file
-from .optimizers import main_optimizer
 from .trainer import TensorflowSteps, TrainResult, _signature
 
 keras = require_tensorflow_keras()
@@ -42,24 +41,15 @@ class TensorflowDetectionSteps(TensorflowSteps):
     """The StepEngine of a BBD session: TensorflowSteps' train step, saving and resuming on the
     detector; evaluation also decodes the validation batches for mAP@0.5."""
 
-    def __init__(self, run: Run, builders: dict):  # noqa: super().__init__ builds a CNN/FCN
-        self.run_info, self.config = run, run.config
+    techniques = ("BBD",)
+
+    def _build(self, run: Run, builders: dict) -> None:
         config = self.config
-        self.graph = run.plan.graphs["model"]
-        resumed_csv = [config.save_configurations.save_csv_path] if config.paths.load_checkpoint else []
-        refuse_existing(training_outputs(config), run.options.overwrite, keep=[p for p in resumed_csv if p])
-        self.placement = choose_placement(config, 2)
-        keras.utils.set_random_seed(config.augmentation.random_seed % 2**32)
         self.data = prepare_detection_data(config, run.plan, run.registry)
         self.model: DetectionModel = build_detector(self.graph, config.bbd_options, builders, self.placement)
         self.loss_fn = ssd_loss(config.loss_function.parameter1, config.loss_function.parameter2)
         self.monitors = {}  # accuracy has no meaning for detection; mAP comes from end_evaluation
         self.sparse = False
-        self.optimizer = main_optimizer(config, loss_scale=self.placement.policy == "mixed_float16")
-        with self.placement.scope():
-            self.optimizer.build(self.model.trainable_variables)
-        self._rate = None
-        self._train_fn = self._eval_fn = None
         self.validation_map = ValidationMap(config.bbd_options, self.data.anchors, self.data.image_hw,
                                             self.data.n_classes)
 

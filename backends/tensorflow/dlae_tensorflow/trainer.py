@@ -42,11 +42,14 @@ class TrainResult:
 
 
 class TensorflowSteps:
-    """The StepEngine of the core loop for one Keras model."""
+    """The StepEngine of the core loop for one Keras model. Subclasses for other techniques
+    (bbd.py) override ``techniques`` and :meth:`_build` (data, model, loss, monitors)."""
+
+    techniques: tuple[str, ...] = ("CNN", "FCN")
 
     def __init__(self, run: Run, builders: dict):
         self.run_info, self.config = run, run.config
-        if run.plan.technique not in ("CNN", "FCN"):
+        if run.plan.technique not in self.techniques:
             raise BackendError(f"the tensorflow backend trains CNN and FCN models; {run.plan.technique} training "
                                f"is not available in this version")
         self.graph = run.plan.graphs["model"]
@@ -55,6 +58,15 @@ class TensorflowSteps:
         refuse_existing(training_outputs(self.config), run.options.overwrite, keep=[p for p in resumed_csv if p])
         self.placement = choose_placement(self.config, len(self.graph.input_shapes[0]) - 1)
         keras.utils.set_random_seed(self.config.augmentation.random_seed % 2**32)
+        self._build(run, builders)
+        self.optimizer = main_optimizer(self.config, loss_scale=self.placement.policy == "mixed_float16")
+        with self.placement.scope():
+            self.optimizer.build(self.model.trainable_variables)
+        self._rate: float | None = None
+        self._train_fn = self._eval_fn = None
+
+    def _build(self, run: Run, builders: dict) -> None:
+        """``data``, ``model``, ``loss_fn``, ``monitors`` and ``sparse`` of a CNN/FCN session."""
         on_device = self.placement.is_gpu and self.config.augmentation.apply_augmentation_switch
         self.data: DataSetup = prepare_data(run, on_device=on_device)
         self.model = build_model(self.graph, builders, self.placement)
@@ -64,11 +76,6 @@ class TensorflowSteps:
         if target == "dense":
             self.monitors.pop("accuracy", None)  # accuracy of a regression means nothing
         self.sparse = target == "sparse"
-        self.optimizer = main_optimizer(self.config, loss_scale=self.placement.policy == "mixed_float16")
-        with self.placement.scope():
-            self.optimizer.build(self.model.trainable_variables)
-        self._rate: float | None = None
-        self._train_fn = self._eval_fn = None
 
     # -- StepEngine ------------------------------------------------------------------------------
     def set_learning_rate(self, rate: float) -> None:

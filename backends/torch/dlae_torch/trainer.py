@@ -32,11 +32,14 @@ class TrainResult:
 
 
 class TorchSteps:
-    """The StepEngine of the core loop for one PyTorch model."""
+    """The StepEngine of the core loop for one PyTorch model. Subclasses for other techniques
+    (bbd.py) override ``techniques`` and :meth:`_build` (data, model, loss, monitors)."""
+
+    techniques: tuple[str, ...] = ("CNN", "FCN")
 
     def __init__(self, run: Run, builders: dict):
         self.run_info, self.config = run, run.config
-        if run.plan.technique not in ("CNN", "FCN"):
+        if run.plan.technique not in self.techniques:
             raise BackendError(f"the torch backend trains CNN and FCN models; {run.plan.technique} training "
                                f"is not available in this version")
         self.graph = run.plan.graphs["model"]
@@ -45,6 +48,13 @@ class TorchSteps:
         refuse_existing(training_outputs(self.config), run.options.overwrite, keep=[p for p in resumed_csv if p])
         self.placement = choose_placement(self.config, len(self.graph.input_shapes[0]) - 1)
         torch.manual_seed(self.config.augmentation.random_seed)
+        self._build(run, builders)
+        self.optimizer = main_optimizer(self.config, self.model.parameters())
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.placement.dtype == torch.float16)
+        self.loop_state: dict = {}
+
+    def _build(self, run: Run, builders: dict) -> None:
+        """``data``, ``model``, ``loss_fn`` and ``monitors`` of a CNN/FCN session."""
         on_device = self.placement.device.type == "cuda" and self.config.augmentation.apply_augmentation_switch
         self.data: DataSetup = prepare_data(run, on_device=on_device)
         self.model = build_model(self.graph, builders, self.placement)
@@ -52,9 +62,6 @@ class TorchSteps:
         self.monitors = metric_fns.monitors(self.config)
         if run.registry.losses[self.config.loss_function.loss].target == "dense":
             self.monitors.pop("accuracy", None)  # accuracy of a regression means nothing
-        self.optimizer = main_optimizer(self.config, self.model.parameters())
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.placement.dtype == torch.float16)
-        self.loop_state: dict = {}
 
     # -- StepEngine ------------------------------------------------------------------------------
     def set_learning_rate(self, rate: float) -> None:
