@@ -37,3 +37,14 @@ def test_an_existing_example_is_kept_without_overwrite(tmp_path):
     assert "already exist" in again.stderr and "--overwrite" in again.stderr
     assert (tmp_path / "config.json").read_bytes() == before
     assert invoke("example", "cnn", tmp_path, "--overwrite").exit_code == 0
+
+
+def test_missing_example_configs_are_one_clear_error(tmp_path, monkeypatch):
+    import dlae_core.cli.example_commands as examples
+
+    monkeypatch.setattr(examples, "configs_folder", lambda: tmp_path / "nowhere")
+    result = invoke("example", "cnn", tmp_path / "ex")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {tmp_path / 'nowhere' / 'example_cnn.json'}: the example config is "
+                                    f"not installed with dlae")
+    assert not (tmp_path / "ex").exists()

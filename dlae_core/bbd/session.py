@@ -59,13 +59,14 @@ def decoding_options(config, saved_config):
 
 def check_all_boxes(split: DataSplit, n_classes: int, key: str) -> None:
     """Read every target of ``split`` and raise one DataError listing the first malformed samples
-    (see :func:`~dlae_core.bbd.encode.check_boxes`); boxes are small, so this is cheap."""
+    (see :func:`~dlae_core.bbd.encode.check_boxes`), or saying that the split holds no box at all;
+    boxes are small, so this is cheap."""
     problems = []
-    bad = 0
+    bad = boxes = 0
     with SampleFile(split.y_path) as handle:
         for name in split.names:
             try:
-                check_boxes(handle.read(name), n_classes, key)
+                boxes += len(check_boxes(handle.read(name), n_classes, key))
             except DataError as exc:
                 bad += 1
                 if len(problems) < MAX_BOX_PROBLEMS:
@@ -77,6 +78,11 @@ def check_all_boxes(split: DataSplit, n_classes: int, key: str) -> None:
             problems[-1] = problem(last.where, f"{last.what} ({bad} malformed samples in all)",
                                    expected=last.expected, received=last.received)
         raise DataError(problems)
+    if boxes == 0:  # nothing to learn from or to score: the loss and mAP would be 0 every epoch
+        raise DataError([problem(key, f"{split.y_path} holds no boxes in any of its {len(split.names)} "
+                                      f"samples used here", expected="annotated objects: (n_boxes, 5) rows "
+                                      "[class_id, xmin, ymin, xmax, ymax] in at least one sample",
+                                 received=0)])
 
 
 @attrs.define

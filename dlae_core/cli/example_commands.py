@@ -19,15 +19,19 @@ EXAMPLES = {
 
 def configs_folder() -> Path:
     """The project's configs/ folder: next to the dlae_core package in a source checkout (editable
-    install), else where a wheel install puts it (``<prefix>/share/dlae/configs``, pyproject data-files)."""
+    install), else where the install put pyproject's data-files (``<data>/share/dlae/configs``; the
+    data root is the environment's prefix, the user base for ``pip install --user``, /usr/local for
+    Debian's system pip)."""
+    import site
     import sys
+    import sysconfig
 
     import dlae_core
 
     checkout = Path(dlae_core.__file__).resolve().parents[1] / "configs"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "dlae" / "configs"
+    roots = [sysconfig.get_path("data"), sys.prefix, getattr(site, "USER_BASE", None), "/usr/local"]
+    candidates = [checkout] + [Path(root) / "share" / "dlae" / "configs" for root in roots if root]
+    return next((folder for folder in candidates if folder.is_dir()), checkout)
 
 
 def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
@@ -39,7 +43,13 @@ def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
     refuse_existing([("example config", folder / "config.json"), ("example data folder", folder / "data")],
                     overwrite, hint="or choose another folder")
     template, kind, count = EXAMPLES[name]
-    raw = json.loads((configs_folder() / template).read_text())
+    source = configs_folder() / template
+    if not source.is_file():
+        from ..errors import ConfigFileError
+
+        raise ConfigFileError(f"{source}: the example config is not installed with dlae; reinstall dlae "
+                              f"(pip install dlae) or run from a source checkout")
+    raw = json.loads(source.read_text())
     size = raw["config_file"]["input_shape"][0]
     files = write_example_data(folder / "data", kind, n=count, size=size, seed=0, overwrite=overwrite)
     paths = raw.setdefault("paths", {})

@@ -34,3 +34,28 @@ def test_loading_the_backend_prints_nothing():
     assert result.returncode == 0, result.stderr
     assert result.stdout == "tensorflow\n"
     assert result.stderr == ""
+
+
+FAKE_KERAS = '''import os
+os.write(2, b"I0000 00:00:1.0 1 port.cc:153] oneDNN custom operations are on.\\n")
+os.write(2, b"2025-09-17 14:44:05.157831: F tensorflow/core/platform/cpu_feature_guard.cc:1] needs AVX\\n")
+if os.environ.get("FAKE_MODE") == "abort":
+    os.abort()
+raise ImportError("libcudnn.so.9: cannot open shared object file")
+'''
+
+
+@pytest.mark.parametrize("mode", ["abort", "exception"])
+def test_a_fatal_line_reaches_the_user_even_when_the_import_aborts(tmp_path, mode):
+    """TensorFlow's own fatal messages (then abort(), or an ImportError) pass the filter; its chatter does not."""
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "keras" / "__init__.py").write_text(FAKE_KERAS)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
+    env["FAKE_MODE"] = mode
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import dlae_tensorflow as t; t.require_tensorflow_keras()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode != 0
+    assert "F tensorflow/core/platform/cpu_feature_guard.cc:1] needs AVX" in result.stderr
+    assert "oneDNN" not in result.stderr
+    if mode == "exception":
+        assert "ImportError: libcudnn.so.9" in result.stderr

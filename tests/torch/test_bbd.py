@@ -120,6 +120,7 @@ def learning_scenario(tmp_path: Path, backend: str) -> None:
 def bad_boxes_scenario(tmp_path: Path, backend: str) -> None:
     """Malformed annotations anywhere in the training targets stop the run before training."""
     data = make_data(tmp_path / "data", "detection", n=12, size=SIZE)
+    original = dict(data)
     boxes = read_h5(data["train_y"])
     boxes["4"] = np.array([[1, 9, 2, 4, 8]], np.float32)  # xmax <= xmin
     boxes["7"] = np.array([[3, 1, 1, 6, 6]], np.float32)  # class 3 > number_classes
@@ -135,6 +136,16 @@ def bad_boxes_scenario(tmp_path: Path, backend: str) -> None:
     write_h5(tmp_path / "bad_y.h5", {**boxes, "7": boxes["6"]})
     lines = error_lines(invoke("validate", write_config(tmp_path / "c.json", bbd_config(data, out)), expect=2))
     assert any("sample '4'" in line and "(n, 5)" in line for line in lines)
+    # validation targets without a single box: val_loss and mAP would be 0 every epoch
+    empty = write_h5(tmp_path / "empty_y.h5", {name: np.zeros((0, 5), np.float32)
+                                               for name in read_h5(original["validation_y"])})
+    config = bbd_config({**original, "validation_y": empty}, out)
+    lines = error_lines(invoke("run", "--backend", backend, write_config(tmp_path / "e.json", config), "--quiet",
+                               "--workers", 0, expect=2))
+    assert lines == [f"error: paths.validation_y: {empty} holds no boxes in any of its "
+                     f"{len(read_h5(original['validation_y']))} samples used here. Expected annotated objects: "
+                     f"(n_boxes, 5) rows [class_id, xmin, ymin, xmax, ymax] in at least one sample. Received: 0."]
+    assert not (out / "history.csv").exists()
 
 
 # -- torch ---------------------------------------------------------------------------------------------
