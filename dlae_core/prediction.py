@@ -77,6 +77,10 @@ class PredictionJob:
         normalization is invertible, anything else as the network gives it."""
         return self.preprocessor.inverse_target(array) if self.generates_images else array
 
+    def outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The stored form of each sample of a batch of network outputs."""
+        return [self.output(array) for array in batch]
+
     def attributes(self, backend: str) -> dict:
         values = (self.preprocessor.target_space if self.generates_images
                   else "network output (probabilities for softmax outputs)")

@@ -15,7 +15,6 @@ import attrs
 import numpy as np
 
 from ..config.parser import parse_config
-from ..errors import ModelFileError
 from ..model import ModelPlan
 from ..prediction import PredictionJob
 from .anchors import make_anchors
@@ -38,10 +37,7 @@ class DetectionJob:
 
     @classmethod
     def create(cls, run, plan: ModelPlan, payload: dict, path: str) -> "DetectionJob":
-        """``plan``: :func:`dlae_core.prediction.saved_plan` of ``payload`` (read from ``path``)."""
-        if plan.technique != "BBD":
-            raise ModelFileError(f"{path!r} holds a {plan.technique} model, not a BBD detector; set "
-                                 f"config_file.model_signal to {plan.technique!r} or load a BBD model")
+        """``plan``: :func:`dlae_core.prediction.saved_plan` of ``payload`` (read from ``path``), a BBD plan."""
         saved = parse_config(payload["config"], run.registry, source=path)
         hw = image_hw(saved)
         anchors = make_anchors(saved.bbd_options, hw, plan.main.hook_shapes())
@@ -51,8 +47,8 @@ class DetectionJob:
     def samples(self):
         return self.job.samples
 
-    def detections(self, outputs: np.ndarray) -> list[np.ndarray]:
-        """Network outputs (B, N, C+5) -> B arrays (k, 6) float32."""
+    def outputs(self, outputs: np.ndarray) -> list[np.ndarray]:
+        """Network outputs (B, N, C+5) -> B detection arrays (k, 6) float32 (as PredictionJob.outputs)."""
         scores, offsets = split_output(np.asarray(outputs, dtype=np.float64))
         return decode(scores, offsets, self.anchors, self.decoding, self.image_hw)
 

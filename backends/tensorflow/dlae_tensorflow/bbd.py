@@ -21,16 +21,16 @@ from dlae_core.bbd.session import DetectionLoop, ValidationMap, prepare_detectio
 from dlae_core.config.parser import parse_config
 from dlae_core.errors import BackendError, ModelFileError
 from dlae_core.prediction import claim_predictions_path, saved_plan
-from dlae_core.session import Run, write_predictions
+from dlae_core.session import Run
 
 from . import require_tensorflow_keras
 from .bbd_model import (DetectionModel, build_detector, export_detector_weights, import_detector_weights,
                         ssd_loss)
 from .device import choose_placement
-from .loader import EpochIndexed, make_batches
 from .model import count_params, regularization_loss
 from .modelfile import load_model_file
-from .trainer import TensorflowSteps, TrainResult, _signature
+from .predictor import write_outputs
+from .trainer import TensorflowSteps, TrainResult, train, _signature
 
 keras = require_tensorflow_keras()
 
@@ -80,16 +80,7 @@ class TensorflowDetectionSteps(TensorflowSteps):
 
 def train_bbd(run: Run, builders: dict) -> TrainResult:
     """A BBD Train / Train from Checkpoint session on TensorFlow."""
-    steps = TensorflowDetectionSteps(run, builders)
-    loop = DetectionLoop(run.config, steps, quiet=run.options.quiet, note=steps.placement.note)
-    if run.config.paths.load_checkpoint:
-        loop.load_state(steps.resume(run.config.paths.load_checkpoint))
-    cfg = run.config.training_configurations
-    loader = make_batches(EpochIndexed(steps.data.train), cfg.batch_size, workers=run.options.workers, epochs=True)
-    validation = (make_batches(steps.data.validation, cfg.batch_size, workers=run.options.workers)
-                  if steps.data.validation is not None else None)
-    result = loop.run(loader, validation, set_epoch=loader.set_epoch)
-    return TrainResult(result.last_epoch + 1 - loop.start_epoch, result.history, steps.model, result.stopped_early)
+    return train(run, builders, TensorflowDetectionSteps, DetectionLoop)
 
 
 # -- inference ------------------------------------------------------------------------------------
@@ -114,20 +105,7 @@ def predict_bbd(run: Run, builders: dict) -> tuple[Path, int]:
     placement = choose_placement(config, 2)
     model, plan, payload = load_detector(config.paths.load_model, run.registry, builders, placement)
     job = DetectionJob.create(run, plan, payload, config.paths.load_model)
-    batches = make_batches(job.samples, config.training_configurations.batch_size, workers=run.options.workers)
-
-    @tf.function(input_signature=[batches.element_spec["x"]])
-    def forward(x):
-        return tf.cast(model(x, training=False), tf.float32)
-
-    def generate():
-        for batch in batches:
-            names = [n.decode() for n in batch["name"].numpy()]
-            with placement.scope():
-                out = forward(batch["x"]).numpy()
-            yield from zip(names, job.detections(out))
-
-    return out_path, write_predictions(out_path, generate(), job.attributes("tensorflow"))
+    return out_path, write_outputs(run, model, placement, job, out_path)
 
 
 # -- dlae check (dlae_core.bbd.parity) ------------------------------------------------------------

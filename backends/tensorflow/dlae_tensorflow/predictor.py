@@ -38,8 +38,13 @@ def predict(run: Run, builders: dict) -> tuple[Path, int]:
     out_path = claim_predictions_path(run)
     placement = choose_placement(config, len(run.plan.main.input_shapes[0]) - 1)
     model, plan, payload = load_saved(config.paths.load_model, run.registry, builders, placement)
-    job = PredictionJob.create(run, plan, payload)
-    batches = make_batches(job.samples, config.training_configurations.batch_size, workers=run.options.workers)
+    return out_path, write_outputs(run, model, placement, PredictionJob.create(run, plan, payload), out_path)
+
+
+def write_outputs(run: Run, model, placement, job, out_path: Path) -> int:
+    """Run ``model`` over ``job.samples`` and write ``job.outputs`` of every batch to ``out_path``
+    (``job``: a PredictionJob, or BBD's DetectionJob); returns the number of samples written."""
+    batches = make_batches(job.samples, run.config.training_configurations.batch_size, workers=run.options.workers)
 
     @tf.function(input_signature=[batches.element_spec["x"]])
     def forward(x):
@@ -50,7 +55,6 @@ def predict(run: Run, builders: dict) -> tuple[Path, int]:
             names = [n.decode() for n in batch["name"].numpy()]
             with placement.scope():
                 out = forward(batch["x"]).numpy()
-            yield from zip(names, (job.output(a) for a in out))
+            yield from zip(names, job.outputs(out))
 
-    count = write_predictions(out_path, generate(), job.attributes("tensorflow"))
-    return out_path, count
+    return write_predictions(out_path, generate(), job.attributes("tensorflow"))

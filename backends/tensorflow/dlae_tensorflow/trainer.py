@@ -214,9 +214,12 @@ def non_finite_message(value: float, inputs_finite: bool) -> str:
             f"data normalization")
 
 
-def train(run: Run, builders: dict) -> TrainResult:
-    steps = TensorflowSteps(run, builders)
-    loop = TrainingLoop(run.config, steps, quiet=run.options.quiet, note=steps.placement.note)
+def train(run: Run, builders: dict, steps_class: type = TensorflowSteps,
+          loop_class: type = TrainingLoop) -> TrainResult:
+    """A Train / Train from Checkpoint session: ``steps_class`` (the step engine) driven by the core's
+    ``loop_class`` over this backend's loaders (BBD passes its detection engine and loop)."""
+    steps = steps_class(run, builders)
+    loop = loop_class(run.config, steps, quiet=run.options.quiet, note=steps.placement.note)
     if run.config.paths.load_checkpoint:
         loop.load_state(steps.resume(run.config.paths.load_checkpoint))
     cfg = run.config.training_configurations

@@ -21,14 +21,15 @@ from dlae_core.bbd.session import DetectionLoop, ValidationMap, prepare_detectio
 from dlae_core.config.parser import parse_config
 from dlae_core.errors import ModelFileError
 from dlae_core.prediction import claim_predictions_path, saved_plan
-from dlae_core.session import Run, write_predictions
+from dlae_core.session import Run
 
 from .bbd_model import (DetectionModel, build_detector, export_detector_weights, import_detector_weights,
                         ssd_loss)
 from .device import choose_placement
-from .loader import EpochIndexed, EpochSampler, make_loader, to_device
+from .loader import to_device
 from .modelfile import load_model_file
-from .trainer import TorchSteps, TrainResult
+from .predictor import write_outputs
+from .trainer import TorchSteps, TrainResult, train
 
 __all__ = ["TorchDetectionSteps", "train_bbd", "predict_bbd", "load_detector"]
 
@@ -68,18 +69,7 @@ class TorchDetectionSteps(TorchSteps):
 
 def train_bbd(run: Run, builders: dict) -> TrainResult:
     """A BBD Train / Train from Checkpoint session on PyTorch."""
-    steps = TorchDetectionSteps(run, builders)
-    loop = DetectionLoop(run.config, steps, quiet=run.options.quiet, note=steps.placement.note)
-    if run.config.paths.load_checkpoint:
-        loop.load_state(steps.resume(run.config.paths.load_checkpoint))
-    cfg, pin = run.config.training_configurations, steps.placement.device.type == "cuda"
-    train_set = EpochIndexed(steps.data.train)
-    sampler = EpochSampler(len(train_set))
-    loader = make_loader(train_set, cfg.batch_size, workers=run.options.workers, pin=pin, sampler=sampler)
-    validation = (make_loader(steps.data.validation, cfg.batch_size, workers=run.options.workers, pin=pin)
-                  if steps.data.validation is not None else None)
-    result = loop.run(loader, validation, set_epoch=sampler.set_epoch)
-    return TrainResult(result.last_epoch + 1 - loop.start_epoch, result.history, steps.model, result.stopped_early)
+    return train(run, builders, TorchDetectionSteps, DetectionLoop)
 
 
 # -- inference ------------------------------------------------------------------------------------
@@ -104,18 +94,7 @@ def predict_bbd(run: Run, builders: dict) -> tuple[Path, int]:
     placement = choose_placement(config, 2)
     model, plan, payload = load_detector(config.paths.load_model, run.registry, builders, placement)
     job = DetectionJob.create(run, plan, payload, config.paths.load_model)
-    loader = make_loader(job.samples, config.training_configurations.batch_size,
-                         workers=run.options.workers, pin=placement.device.type == "cuda", persistent=False)
-
-    def generate():
-        with torch.no_grad():
-            for batch in loader:
-                x = to_device(batch, placement.device, placement.channels_last)["x"]
-                with placement.autocast():
-                    out = model(x)
-                yield from zip(batch["name"], job.detections(out.float().cpu().numpy()))
-
-    return out_path, write_predictions(out_path, generate(), job.attributes("torch"))
+    return out_path, write_outputs(run, model, placement, job, out_path)
 
 
 # -- dlae check (dlae_core.bbd.parity) ------------------------------------------------------------

@@ -33,19 +33,21 @@ def predict(run: Run, builders: dict) -> tuple[Path, int]:
     out_path = claim_predictions_path(run)
     placement = choose_placement(config, len(run.plan.main.input_shapes[0]) - 1)
     model, plan, payload = load_saved(config.paths.load_model, run.registry, builders, placement)
-    job = PredictionJob.create(run, plan, payload)
-    loader = make_loader(job.samples, config.training_configurations.batch_size,
+    return out_path, write_outputs(run, model, placement, PredictionJob.create(run, plan, payload), out_path)
+
+
+def write_outputs(run: Run, model, placement, job, out_path: Path) -> int:
+    """Run ``model`` over ``job.samples`` and write ``job.outputs`` of every batch to ``out_path``
+    (``job``: a PredictionJob, or BBD's DetectionJob); returns the number of samples written."""
+    loader = make_loader(job.samples, run.config.training_configurations.batch_size,
                          workers=run.options.workers, pin=placement.device.type == "cuda", persistent=False)
 
     def generate():
         with torch.no_grad():
             for batch in loader:
-                names = batch["name"]
                 x = to_device(batch, placement.device, placement.channels_last)["x"]
                 with placement.autocast():
                     out = model(x)
-                for name, array in zip(names, out.float().cpu().numpy()):
-                    yield name, job.output(array)
+                yield from zip(batch["name"], job.outputs(out.float().cpu().numpy()))
 
-    count = write_predictions(out_path, generate(), job.attributes("torch"))
-    return out_path, count
+    return write_predictions(out_path, generate(), job.attributes("torch"))
