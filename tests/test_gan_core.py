@@ -362,3 +362,13 @@ def test_preprocessor_of_the_generator(registry, identified):
     assert pre.input_shape == (8, 8, 1) and pre.output_shape == (8, 8, 1) and pre.target_kind == "dense"
     split = DataSplit(identified["train_X"], identified["train_y"], ["3"])
     assert pre.read_y(split, "3").shape == (8, 8, 1)
+
+
+def test_roles_and_the_real_threshold_follow_the_variant_and_objective():
+    from dlae_core.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold
+
+    assert ROLES["pix2pix"] == ("generator",) and DISCRIMINATOR_ROLES["pix2pix"] == ("discriminator",)
+    assert ROLES["cyclegan"] == ("generator1", "generator2")
+    assert DISCRIMINATOR_ROLES["cyclegan"] == ("discriminator1", "discriminator2")
+    assert real_threshold("least_squares") == 0.5  # targets 0 / 1
+    assert real_threshold("log") == 0.0  # logits

@@ -50,6 +50,7 @@ from .preview import write_preview
 PIX2PIX_COLUMNS = ("g_loss", "g_adv", "g_l1", "d_loss", "d_real", "d_fake", "d_acc")
 CYCLEGAN_COLUMNS = ("g_loss", "g_adv", "g_cycle", "g_identity", "d_loss", "d_acc")
 ROLES = {"pix2pix": ("generator",), "cyclegan": ("generator1", "generator2")}
+DISCRIMINATOR_ROLES = {"pix2pix": ("discriminator",), "cyclegan": ("discriminator1", "discriminator2")}
 DIRECTIONS = {"generator": "X -> y", "generator1": "X -> y", "generator2": "y -> X"}
 PREVIEW_SAMPLES = 3
 
@@ -83,6 +84,12 @@ def variant_of(config) -> str:
     if loss not in ROLES:
         raise BackendError(f"a GAN trains with the loss pix2pix or cyclegan, not {loss!r}")
     return loss
+
+
+def real_threshold(adversarial: str) -> float:
+    """The discriminator output above which a patch counts as "real" for d_acc: 0.5 for the
+    least-squares objective (targets 0/1), 0 for the log objective (the outputs are logits)."""
+    return 0.5 if adversarial == "least_squares" else 0.0
 
 
 def columns_of(variant: str) -> tuple[str, ...]:

@@ -27,7 +27,8 @@ import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
 from dlae_core.gan.datasets import GanData, gan_data
-from dlae_core.gan.loop import GanLoop, GanResult, check_gan_session, refuse_existing_outputs, variant_of
+from dlae_core.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
+                                 refuse_existing_outputs, variant_of)
 from dlae_core.session import Run
 
 from . import require_tensorflow_keras
@@ -78,10 +79,9 @@ class TensorflowGanEngine:
         self.generator_graph = generator
         self.placement = choose_placement(config, len(generator.input_shapes[0]) - 1)
         keras.utils.set_random_seed(config.augmentation.random_seed % 2**32)
-        roles = ("generator",) if self.variant == "pix2pix" else ("generator1", "generator2")
-        self.generators = {role: build_model(generator, builders, self.placement) for role in roles}
-        d_roles = ("discriminator",) if self.variant == "pix2pix" else ("discriminator1", "discriminator2")
-        self.discriminators = {role: build_model(discriminator, builders, self.placement) for role in d_roles}
+        self.generators = {role: build_model(generator, builders, self.placement) for role in ROLES[self.variant]}
+        self.discriminators = {role: build_model(discriminator, builders, self.placement)
+                               for role in DISCRIMINATOR_ROLES[self.variant]}
         opt, lrs = config.optimizer, config.learning_rate_schedule
         self.g_variables = [v for g in self.generators.values() for v in g.trainable_variables]
         self.g_optimizer = self._optimizer(opt.gan_optimizer, lrs.gan_learning_rate, self.g_variables)
@@ -89,7 +89,7 @@ class TensorflowGanEngine:
                                                    d.trainable_variables)
                              for role, d in self.discriminators.items()}
         self.adv = adversarial_loss(config.loss_function.adversarial)
-        self.threshold = 0.5 if config.loss_function.adversarial == "least_squares" else 0.0
+        self.threshold = real_threshold(config.loss_function.adversarial)
         self.lambda1 = float(config.loss_function.parameter1)
         self.lambda2 = float(config.loss_function.parameter2)
         self._rates: tuple | None = None

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 
 from dlae_core.config.convert import config_to_dict
 from dlae_core.gan.datasets import GanData, gan_data
-from dlae_core.gan.loop import GanLoop, GanResult, check_gan_session, refuse_existing_outputs, variant_of
+from dlae_core.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
+                                 refuse_existing_outputs, variant_of)
 from dlae_core.session import Run
 
 from .device import choose_placement
@@ -73,17 +74,16 @@ class TorchGanEngine:
         self.generator_graph = generator
         self.placement = choose_placement(config, len(generator.input_shapes[0]) - 1)
         torch.manual_seed(config.augmentation.random_seed)
-        roles = ("generator",) if self.variant == "pix2pix" else ("generator1", "generator2")
-        self.generators = {role: build_model(generator, builders, self.placement) for role in roles}
-        d_roles = ("discriminator",) if self.variant == "pix2pix" else ("discriminator1", "discriminator2")
-        self.discriminators = {role: build_model(discriminator, builders, self.placement) for role in d_roles}
+        self.generators = {role: build_model(generator, builders, self.placement) for role in ROLES[self.variant]}
+        self.discriminators = {role: build_model(discriminator, builders, self.placement)
+                               for role in DISCRIMINATOR_ROLES[self.variant]}
         opt, lrs = config.optimizer, config.learning_rate_schedule
         g_params = itertools.chain.from_iterable(g.parameters() for g in self.generators.values())
         self.g_optimizer = _optimizer(opt.gan_optimizer, lrs.gan_learning_rate, g_params)
         self.d_optimizers = {role: _optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
                                               d.parameters()) for role, d in self.discriminators.items()}
         self.adv = adversarial_loss(config.loss_function.adversarial)
-        self.threshold = 0.5 if config.loss_function.adversarial == "least_squares" else 0.0
+        self.threshold = real_threshold(config.loss_function.adversarial)
         self.lambda1, self.lambda2 = config.loss_function.parameter1, config.loss_function.parameter2
         fp16 = self.placement.dtype == torch.float16
         self.g_scaler = torch.amp.GradScaler("cuda", enabled=fp16)
