@@ -112,21 +112,6 @@ def run_backend(args, backend: str, root: Path) -> dict:
             "last_val_map": rows[-1]["val_mAP"]}
 
 
-def set_threads(backends: list[str], threads: int) -> None:
-    if "torch" in backends:
-        import torch
-
-        torch.set_num_threads(threads)
-    if "tensorflow" in backends:
-        import os
-
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(2, threads))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default="torch,tensorflow")
@@ -142,7 +127,7 @@ def main() -> None:
     args = parser.parse_args()
     common.require_data(*FILES)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    set_threads(backends, args.threads)
+    common.set_threads(backends, args.threads)
     root = common.workdir(args.workdir, "bbd_shapesdet")
     results = {}
     for backend in backends:

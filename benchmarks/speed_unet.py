@@ -137,7 +137,7 @@ def loader_rate(args, out: Path, model_rate: float) -> None:
         dataset = EpochIndexed(data.train)
         sampler = EpochSampler(len(dataset))
         loader = make_loader(dataset, args.batch, workers=workers, pin=False, sampler=sampler)
-        count, timed, start = 0, 0, None
+        count, start = 0, None
         for epoch in range(args.loader_epochs + 1):
             sampler.set_epoch(epoch)
             if epoch == 1:  # epoch 0 warms up (worker start, file handles)
