@@ -10,7 +10,7 @@ net (16-32-32-64 filters, batch norm, three hooks at 32x32, 16x16 and 8x8, i.e. 
 second AR-1 box (anchor sides 7.7/9.4, 11.5/14.3, 17.9/21.4 px), SSD loss 3:1 negatives, alpha 1,
 Adam with plateau decay; inputs samplewise-unity normalized. Validation mAP@0.5 is logged every
 epoch; the best checkpoint (val_loss) predicts shapesdet_test_X and the script computes the test
-mAP@0.5 (dlae_core.bbd.metrics) against shapesdet_test_y. Aim: >= 0.8 on each backend.
+mAP@0.5 (dlae_core.techniques.bbd.metrics) against shapesdet_test_y. Aim: >= 0.8 on each backend.
 
 The test machine shares two CPU cores; ``--threads`` (default 1) sets the frameworks' intra-op
 threads, which is much faster there than the default.
@@ -88,7 +88,7 @@ def read_rows(path: str | Path, width: int) -> dict[str, np.ndarray]:
 
 
 def run_backend(args, backend: str, root: Path) -> dict:
-    from dlae_core.bbd.metrics import mean_average_precision
+    from dlae_core.techniques.bbd.metrics import mean_average_precision
 
     out = root / backend
     path = common.write_config(config(args, out), out / "config.json")

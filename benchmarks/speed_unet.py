@@ -61,8 +61,8 @@ def config(args, augmentation: dict) -> dict:
 
 
 def make_run(args, augmentation: dict, out: Path):
-    from dlae_core.cli.session import load_and_plan
-    from dlae_core.session import Run, RunOptions
+    from dlae_core.cli.loading import load_and_plan
+    from dlae_core.running.run import Run, RunOptions
 
     path = common.write_config(config(args, augmentation), out / "config.json")
     cfg, plan, registry = load_and_plan(str(path), check_data=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import dlae_core.builtin
-from dlae_core.plugins import Registry, make_plugin_manager, reset_registry
+import dlae_core.plugin.builtin
+from dlae_core.plugin.registry import Registry, make_plugin_manager, reset_registry
 
 ORIGINAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "dlae-original"
 
@@ -34,7 +34,7 @@ MINIMAL_PARAMS = 112 + 514
 
 
 def make_registry() -> Registry:
-    return Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin]))
+    return Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin]))
 
 
 @pytest.fixture

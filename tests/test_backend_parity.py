@@ -1,6 +1,6 @@
 """Contract tests across backends, generated from the registry: every layer type, every loss and the
 example configs give the same results on torch and tensorflow once the weights are copied through
-the canonical layout (dlae_core.weights). Tolerances: 1e-4 relative for outputs, 1e-5 for losses (fp32)."""
+the canonical layout (dlae_core.running.weights). Tolerances: 1e-4 relative for outputs, 1e-5 for losses (fp32)."""
 
 import os
 from pathlib import Path
@@ -12,16 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 torch = pytest.importorskip("torch")
 tf = pytest.importorskip("tensorflow")
 
-import dlae_core.builtin  # noqa: E402
+import dlae_core.plugin.builtin  # noqa: E402
 from dlae_core.config.parser import load_config  # noqa: E402
 from dlae_core.errors import BackendError  # noqa: E402
-from dlae_core.graph import build_graph  # noqa: E402
+from dlae_core.planning.graph import build_graph  # noqa: E402
 from dlae_core.layers.grammar import parse_layer  # noqa: E402
 from dlae_core.layers.spec import LayerSpec, ShapeError  # noqa: E402
-from dlae_core.model import plan_model  # noqa: E402
-from dlae_core.plugins import Registry, make_plugin_manager  # noqa: E402
+from dlae_core.planning.plan import plan_model  # noqa: E402
+from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E402
 from dlae_core.training.loss_context import LossContext  # noqa: E402
-from dlae_core.weights import check_compatible, graph_shapes, max_relative_difference  # noqa: E402
+from dlae_core.running.weights import check_compatible, graph_shapes, max_relative_difference  # noqa: E402
 from dlae_tensorflow import model as tf_model  # noqa: E402
 from dlae_tensorflow import weights as tf_weights  # noqa: E402
 from dlae_torch import weights as torch_weights  # noqa: E402
@@ -31,7 +31,7 @@ from dlae_torch.model import count_params as torch_count  # noqa: E402
 # The live registry: built-ins, both backends and every installed plugin (the example plugin's layer
 # and loss included), as `dlae` itself sees them.
 REGISTRY = Registry(make_plugin_manager())
-BUILTIN_LAYERS = set(Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin])).layers)
+BUILTIN_LAYERS = set(Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin])).layers)
 TORCH = REGISTRY.builders("torch")
 TF = REGISTRY.builders("tensorflow")
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.json"))

@@ -1,4 +1,4 @@
-"""BBD anchor generator (dlae_core.bbd.anchors): counts, positions, shapes, clip, normalize."""
+"""BBD anchor generator (dlae_core.techniques.bbd.anchors): counts, positions, shapes, clip, normalize."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dlae_core.bbd.anchors import anchors_to_corners, boxes_per_cell, make_anchors, predictor_layouts
+from dlae_core.techniques.bbd.anchors import anchors_to_corners, boxes_per_cell, make_anchors, predictor_layouts
 from dlae_core.config.schema import BbdOptions
 from dlae_core.errors import ConfigError
 

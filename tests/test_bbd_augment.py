@@ -1,12 +1,12 @@
-"""BBD augmentation chain (dlae_core.bbd.augment): boxes move exactly with the image."""
+"""BBD augmentation chain (dlae_core.techniques.bbd.augment): boxes move exactly with the image."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dlae_core.bbd import augment
-from dlae_core.bbd.augment import affine, augment_detection, filter_boxes, hflip, inside_fraction
+from dlae_core.techniques.bbd import augment
+from dlae_core.techniques.bbd.augment import affine, augment_detection, filter_boxes, hflip, inside_fraction
 
 H, W = 40, 48
 
@@ -123,7 +123,7 @@ class ScriptedRng:
 
 
 def test_photometric_brightness_then_contrast_values():
-    from dlae_core.bbd.augment import photometric
+    from dlae_core.techniques.bbd.augment import photometric
 
     image = np.array([[0.0, 1.0], [2.0, 5.0]], dtype=np.float32)  # span 5, mean 2
     brighter = photometric(image, ScriptedRng([0.1, 0.9], [0.1]))  # brightness only: +0.1 * 5
@@ -138,9 +138,9 @@ def test_photometric_brightness_then_contrast_values():
 
 
 def test_photometric_changes_come_before_the_zero_borders():
-    from dlae_core.bbd.augment import augment_detection
+    from dlae_core.techniques.bbd.augment import augment_detection
 
-    from dlae_core.bbd.augment import photometric
+    from dlae_core.techniques.bbd.augment import photometric
 
     image = np.full((32, 32), 1.0, dtype=np.float32)
     image[10:20, 10:20] = 2.0  # span 1

@@ -1,4 +1,4 @@
-"""Map-style BBD datasets (dlae_core.bbd.datasets) on small HDF5 files."""
+"""Map-style BBD datasets (dlae_core.techniques.bbd.datasets) on small HDF5 files."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import h5py
 import numpy as np
 import pytest
 
-from dlae_core import builtin
-from dlae_core.bbd.anchors import make_anchors
-from dlae_core.bbd.datasets import (DetectionEvaluationSamples, DetectionPredictionSamples, DetectionTrainingSamples,
+from dlae_core.plugin import builtin
+from dlae_core.techniques.bbd.anchors import make_anchors
+from dlae_core.techniques.bbd.datasets import (DetectionEvaluationSamples, DetectionPredictionSamples, DetectionTrainingSamples,
                                     count_max_boxes, unpad_boxes)
-from dlae_core.bbd.decode import decode
-from dlae_core.bbd.metrics import mean_average_precision
+from dlae_core.techniques.bbd.decode import decode
+from dlae_core.techniques.bbd.metrics import mean_average_precision
 from dlae_core.config.parser import parse_config
 from dlae_core.data.preprocess import Preprocessor
 from dlae_core.data.splits import make_splits
 from dlae_core.errors import DataError
-from dlae_core.model import plan_model
-from dlae_core.plugins import Registry, make_plugin_manager
+from dlae_core.planning.plan import plan_model
+from dlae_core.plugin.registry import Registry, make_plugin_manager
 
 REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[builtin]))
 LAYERS = ["Input:(32, 32, 1)", "Convolution 2D:8:(3, 3)", "Max pooling 2D", "Hook connection source",

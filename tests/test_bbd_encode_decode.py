@@ -1,4 +1,4 @@
-"""BBD target encoding, decoding, NMS and the numpy SSD loss reference (dlae_core.bbd)."""
+"""BBD target encoding, decoding, NMS and the numpy SSD loss reference (dlae_core.techniques.bbd)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from dlae_core.bbd.anchors import make_anchors
-from dlae_core.bbd.decode import decode, decode_offsets, nms
-from dlae_core.bbd.encode import check_boxes, corners_to_centroids, encode_boxes, encode_image, iou
-from dlae_core.bbd.loss_reference import ssd_loss, ssd_loss_terms
+from dlae_core.techniques.bbd.anchors import make_anchors
+from dlae_core.techniques.bbd.decode import decode, decode_offsets, nms
+from dlae_core.techniques.bbd.encode import check_boxes, corners_to_centroids, encode_boxes, encode_image, iou
+from dlae_core.techniques.bbd.loss_reference import ssd_loss, ssd_loss_terms
 from dlae_core.config.schema import BbdOptions
 from dlae_core.errors import DataError
 

@@ -1,4 +1,4 @@
-"""mAP of BBD detections (dlae_core.bbd.metrics)."""
+"""mAP of BBD detections (dlae_core.techniques.bbd.metrics)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dlae_core.bbd.metrics import average_precision, mean_average_precision
+from dlae_core.techniques.bbd.metrics import average_precision, mean_average_precision
 
 GT = [np.array([[1, 0, 0, 10, 10], [2, 20, 20, 30, 30]], np.float32),
       np.array([[1, 5, 5, 15, 15]], np.float32)]

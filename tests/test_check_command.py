@@ -115,7 +115,7 @@ def test_every_shipped_config_agrees(config):
 
 
 def test_the_chain_covers_every_builtin_non_pretrained_layer_type():
-    from dlae_core.plugins import get_registry
+    from dlae_core.plugin.registry import get_registry
 
     registry = get_registry()
     builtin = {name for name, layer in registry.layers.items()

@@ -1,5 +1,5 @@
 """The config parser (both forms, defaults, unknown names, all problems with their JSON path) and
-the cross-key / technique checks of dlae_core.checks and dlae_core.model."""
+the cross-key / technique checks of dlae_core.planning.checks and dlae_core.planning.plan."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dlae_core.config.parser import load_config, parse_config
 from dlae_core.config.schema import SECTIONS
 from dlae_core.errors import ConfigError, ConfigFileError
 from dlae_core.layers.spec import LayerSpec
-from dlae_core.model import plan_model
+from dlae_core.planning.plan import plan_model
 
 # A complete config in the original all-strings form, every value different from its default
 # where the kind allows it, so each assertion below proves that section was really read.
@@ -384,7 +384,7 @@ def test_load_config_records_its_source(tmp_path, registry, write_config, minima
     assert config == parse_config(minimal_typed_config(), registry)  # source is not part of equality
 
 
-# ------------------------------------------------------------------ cross-key checks (dlae_core.checks)
+# ------------------------------------------------------------------ cross-key checks (dlae_core.planning.checks)
 
 def test_minimal_config_plans(registry, minimal_typed_config):
     plan = plan_model(parse_config(minimal_typed_config(), registry), registry)
@@ -515,7 +515,7 @@ def test_xy_normalization_cannot_be_combined_with_categorical(registry, minimal_
                      "Received: 'samplewise_unity_xy'."]
 
 
-# ------------------------------------------------------------------ technique checks (dlae_core.model)
+# ------------------------------------------------------------------ technique checks (dlae_core.planning.plan)
 
 def test_categories_must_match_output_channels(registry, minimal_typed_config):
     raw = minimal_typed_config(preprocessing={"categorical_switch": True, "categories": 3},

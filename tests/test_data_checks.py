@@ -6,15 +6,15 @@ import h5py
 import numpy as np
 import pytest
 
-import dlae_core.builtin
+import dlae_core.plugin.builtin
 from dlae_core.config.parser import parse_config
 from dlae_core.data import checks
 from dlae_core.data.checks import MAX_SAMPLED, check_data, sample_positions
 from dlae_core.data.hdf5 import SampleFile
-from dlae_core.model import plan_model
-from dlae_core.plugins import Registry, make_plugin_manager
+from dlae_core.planning.plan import plan_model
+from dlae_core.plugin.registry import Registry, make_plugin_manager
 
-REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin]))
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin]))
 
 FCN_LAYERS = ["Input:(16, 16, 1)", "Convolution 2D:3:(3, 3)", "Activation:softmax"]
 CNN_LAYERS = ["Input:(16, 16, 1)", "Convolution 2D:4:(3, 3)", "Global average pooling 2D", "Dense:3",

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from dlae_core import builtin
+from dlae_core.plugin import builtin
 from dlae_core.config.parser import parse_config
 from dlae_core.data.augment import AugmentParams, apply_params
 from dlae_core.data.datasets import (EvaluationSamples, PredictionSamples, TrainingSamples, class_weights,
@@ -16,8 +16,8 @@ from dlae_core.data.datasets import (EvaluationSamples, PredictionSamples, Train
 from dlae_core.data.preprocess import Preprocessor
 from dlae_core.data.splits import DataSplit, make_splits, validation_count
 from dlae_core.errors import DataError
-from dlae_core.model import plan_model
-from dlae_core.plugins import Registry, make_plugin_manager
+from dlae_core.planning.plan import plan_model
+from dlae_core.plugin.registry import Registry, make_plugin_manager
 
 REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[builtin]))
 FCN = ["Input:(16, 16, 1)", "Convolution 2D:3:(3, 3)", "Activation:softmax"]

@@ -16,10 +16,10 @@ from dlae_core.config.parser import parse_config
 from dlae_core.data.preprocess import Preprocessor
 from dlae_core.data.splits import DataSplit
 from dlae_core.errors import BackendError, OutputExistsError
-from dlae_core.gan import loop as gan_loop
-from dlae_core.gan.datasets import PairedSamples, UnpairedSamples, gan_data
-from dlae_core.gan.preview import compose, display_plane, png_bytes, png_header, to_uint8, write_preview
-from dlae_core.model import plan_model
+from dlae_core.techniques.gan import loop as gan_loop
+from dlae_core.techniques.gan.datasets import PairedSamples, UnpairedSamples, gan_data
+from dlae_core.techniques.gan.preview import compose, display_plane, png_bytes, png_header, to_uint8, write_preview
+from dlae_core.planning.plan import plan_model
 from dlae_core.training.history import read_history
 
 
@@ -365,7 +365,7 @@ def test_preprocessor_of_the_generator(registry, identified):
 
 
 def test_roles_and_the_real_threshold_follow_the_variant_and_objective():
-    from dlae_core.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold
+    from dlae_core.techniques.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold
 
     assert ROLES["pix2pix"] == ("generator",) and DISCRIMINATOR_ROLES["pix2pix"] == ("discriminator",)
     assert ROLES["cyclegan"] == ("generator1", "generator2")

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from dlae_core.config.parser import load_config, parse_config
-from dlae_core.graph import WalkError, build_graph
+from dlae_core.planning.graph import WalkError, build_graph
 from dlae_core.layers.grammar import parse_layer
-from dlae_core.model import plan_model
+from dlae_core.planning.plan import plan_model
 
 
 def specs(registry, *entries):

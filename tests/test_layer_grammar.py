@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlae_core.graph import WalkError, build_graph
+from dlae_core.planning.graph import WalkError, build_graph
 from dlae_core.layers.grammar import format_layer, parse_layer
 from dlae_core.layers.networks import NETWORK_NAMES, network_param_counts, network_shapes
 from dlae_core.layers.spec import LayerSpec, ShapeError

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from dlae_core.cli.main import cli
 from dlae_core.config.parser import load_config, parse_config
 from dlae_core.errors import ConfigError
-from dlae_core.model import plan_model
+from dlae_core.planning.plan import plan_model
 
 ORIGINAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "dlae-original"
 BROKEN = "prebuilt_configs/densenet169_unet.json"

@@ -11,15 +11,15 @@ import warnings
 import pytest
 from click.testing import CliRunner
 
-import dlae_core.builtin
-from dlae_core.components import ActivationInfo, LossInfo
+import dlae_core.plugin.builtin
+from dlae_core.plugin.components import ActivationInfo, LossInfo
 from dlae_core.config.parser import parse_config
 from dlae_core.config.values import Int
 from dlae_core.errors import ConfigError, PluginError
-from dlae_core.hookspecs import hookimpl
+from dlae_core.plugin.hookspecs import hookimpl
 from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError
-from dlae_core.model import plan_model
-from dlae_core.plugins import PluginLoadWarning, Registry, make_plugin_manager, reset_registry
+from dlae_core.planning.plan import plan_model
+from dlae_core.plugin.registry import PluginLoadWarning, Registry, make_plugin_manager, reset_registry
 
 PLUGIN_NAME = "dlae_test_plugin"
 
@@ -78,7 +78,7 @@ def make_plugin_module(name: str = PLUGIN_NAME) -> types.ModuleType:
 
 @pytest.fixture
 def plugin_registry() -> Registry:
-    pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, make_plugin_module()])
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, make_plugin_module()])
     return Registry(pm)
 
 
@@ -98,10 +98,10 @@ def test_plugin_things_are_registered_with_their_owner(plugin_registry):
     assert reg.owner[("layers", "Pixel shuffle 2D")] == PLUGIN_NAME
     assert reg.owner[("losses", "charbonnier")] == PLUGIN_NAME
     assert reg.owner[("activations", "tanhshrink")] == PLUGIN_NAME
-    assert reg.owner[("layers", "Dense")] == "dlae_core.builtin"
+    assert reg.owner[("layers", "Dense")] == "dlae_core.plugin.builtin"
     assert reg.registered_by(PLUGIN_NAME) == {"layers": ["Pixel shuffle 2D", "Scaled dense"],
                                               "losses": ["charbonnier"], "activations": ["tanhshrink"]}
-    assert [p.name for p in reg.pm.dlae_loaded] == ["dlae_core.builtin", PLUGIN_NAME]
+    assert [p.name for p in reg.pm.dlae_loaded] == ["dlae_core.plugin.builtin", PLUGIN_NAME]
 
 
 def test_the_builtin_registry_does_not_know_the_plugin(registry):
@@ -166,10 +166,10 @@ def test_duplicate_names_are_an_error_naming_both_plugins():
         register(Dense())
 
     duplicate.register_layers = register_layers
-    pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, duplicate])
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, duplicate])
     with pytest.raises(PluginError) as info:
         Registry(pm)
-    assert str(info.value) == ("layer 'Dense' is registered twice: by plugin 'dlae_core.builtin' "
+    assert str(info.value) == ("layer 'Dense' is registered twice: by plugin 'dlae_core.plugin.builtin' "
                                "and by plugin 'dlae_dup_plugin'")
 
 
@@ -181,12 +181,12 @@ def test_duplicate_loss_names_both_plugins():
         register(LossInfo("focal", "another focal"))
 
     duplicate.register_losses = register_losses
-    pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, duplicate])
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, duplicate])
     with pytest.raises(PluginError) as info:
         Registry(pm)
     message = str(info.value)
     assert "'focal' is registered twice" in message
-    assert "'dlae_core.builtin'" in message and "'dlae_dup_loss'" in message
+    assert "'dlae_core.plugin.builtin'" in message and "'dlae_dup_loss'" in message
 
 
 def test_a_nameless_registration_is_an_error():
@@ -198,7 +198,7 @@ def test_a_nameless_registration_is_an_error():
 
     bad.register_activations = register_activations
     with pytest.raises(PluginError, match=r"plugin 'dlae_nameless' registered an? activation without a name"):
-        Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, bad]))
+        Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, bad]))
 
 
 # ------------------------------------------------------------------ entry points
@@ -225,7 +225,7 @@ def _entry_points(monkeypatch, *points):
     monkeypatch.setattr(importlib.metadata, "entry_points", fake)
 
 
-CORE_EP = importlib.metadata.EntryPoint(name="core", value="dlae_core.builtin", group="dlae")
+CORE_EP = importlib.metadata.EntryPoint(name="core", value="dlae_core.plugin.builtin", group="dlae")
 
 
 def test_entry_points_are_loaded_by_name(monkeypatch):

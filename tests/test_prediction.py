@@ -1,4 +1,4 @@
-"""The framework-free side of inference (dlae_core.prediction): the saved model's plan."""
+"""The framework-free side of inference (dlae_core.running.prediction): the saved model's plan."""
 
 import json
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from dlae_core.errors import ModelFileError
-from dlae_core.plugins import get_registry
-from dlae_core.prediction import saved_plan
+from dlae_core.plugin.registry import get_registry
+from dlae_core.running.prediction import saved_plan
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -8,13 +8,13 @@ import h5py
 import numpy as np
 import pytest
 
-from dlae_core import builtin
+from dlae_core.plugin import builtin
 from dlae_core.config.parser import parse_config
 from dlae_core.data.preprocess import FeatureStats, Normalization, Preprocessor, one_hot, zca_whiten
 from dlae_core.data.splits import DataSplit
 from dlae_core.errors import DataError
-from dlae_core.model import plan_model
-from dlae_core.plugins import Registry, make_plugin_manager
+from dlae_core.planning.plan import plan_model
+from dlae_core.plugin.registry import Registry, make_plugin_manager
 
 REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[builtin]))
 FCN = ["Input:(16, 16, 1)", "Convolution 2D:3:(3, 3)", "Activation:softmax"]

@@ -8,16 +8,16 @@ import h5py
 import numpy as np
 import pytest
 
-import dlae_core.builtin
+import dlae_core.plugin.builtin
 from dlae_core.config.parser import parse_config
 from dlae_core.data.checks import check_data
 from dlae_core.data.hdf5 import SampleFile, sample_names
 from dlae_core.data.synthetic import KINDS, write_example_data
 from dlae_core.errors import DataError
-from dlae_core.model import plan_model
-from dlae_core.plugins import Registry, make_plugin_manager
+from dlae_core.planning.plan import plan_model
+from dlae_core.plugin.registry import Registry, make_plugin_manager
 
-REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin]))
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin]))
 
 LAYOUT = {  # kind -> (X shape, X dtype, y shape or None for boxes, y dtype)
     "classification": ((16, 16, 1), np.uint8, (1,), np.int64),

@@ -1,10 +1,10 @@
-"""``dlae check``: the same config on two backends gives the same model (dlae_core.parity)."""
+"""``dlae check``: the same config on two backends gives the same model (dlae_core.running.parity)."""
 
 from __future__ import annotations
 
 import click
 
-from .session import load_and_plan
+from dlae_core.cli.loading import load_and_plan
 
 
 def _backends(ctx, param, value: str) -> tuple[str, str]:
@@ -24,7 +24,7 @@ def _verdict(ok: bool) -> str:
 
 
 def print_report(report, console=None) -> None:
-    from .render import cli_console
+    from dlae_core.cli.render import cli_console
     from rich.table import Table
 
     console = console or cli_console()
@@ -45,7 +45,7 @@ def print_report(report, console=None) -> None:
         if g.losses is not None:
             table.add_row("loss", f"{g.losses[0]:.7g}", f"{g.losses[1]:.7g}", "",
                           f"{g.loss_difference:.3g}", _verdict(g.loss_difference <= report.tolerance))
-        found = getattr(report, "detections", None)  # BBD: decoded boxes (dlae_core.bbd.parity)
+        found = getattr(report, "detections", None)  # BBD: decoded boxes (dlae_core.techniques.bbd.parity)
         if found is not None:
             table.caption += f"; decoded boxes: confidence > {found.threshold:g}"
             table.add_row("decoded boxes", str(found.counts[0]), str(found.counts[1]),
@@ -66,7 +66,7 @@ def check(ctx: click.Context, config_path: str, backends: tuple[str, str], toler
           seed: int) -> None:
     """Build CONFIG's model on two backends with the same weights and compare parameter counts, output
     shapes, outputs and the configured loss on one random batch. Exit code 1 when they differ."""
-    from ..parity import check_parity
+    from dlae_core.running.parity import check_parity
 
     config, plan, registry = load_and_plan(config_path, check_data=False)
     report = check_parity(config, plan, registry, backends, batch=batch, seed=seed, tolerance=tolerance)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .session import load_and_plan
+from dlae_core.cli.loading import load_and_plan
 
 
 def _summary(path: str, config, plan) -> str:
@@ -32,14 +32,14 @@ def validate(config_path: str, skip_data: bool) -> None:
 @click.option("--backend", default=None, help="Count parameters by building the model on this backend.")
 def inspect(config_path: str, as_json: bool, backend: str | None) -> None:
     """Show every layer with its output shape and parameter counts."""
-    from ..inspection import inspect_plan
+    from dlae_core.planning.inspection import inspect_plan
 
     config, plan, registry = load_and_plan(config_path, check_data=False)
     report = inspect_plan(config, plan, registry, backend=backend)
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
-    from .render import print_inspection
+    from dlae_core.cli.render import print_inspection
 
     print_inspection(report)
 
@@ -52,10 +52,10 @@ def inspect(config_path: str, as_json: bool, backend: str | None) -> None:
 @click.option("--overwrite", is_flag=True, help="Allow replacing an existing --output file.")
 def convert(config_path: str, legacy: bool, output: str | None, overwrite: bool) -> None:
     """Write CONFIG in the typed form (or, with --legacy, the original string form)."""
-    from ..config.convert import config_to_dict
-    from ..config.parser import load_config
-    from ..outputs import write_text_atomic
-    from ..plugins import get_registry
+    from dlae_core.config.convert import config_to_dict
+    from dlae_core.config.parser import load_config
+    from dlae_core.running.outputs import write_text_atomic
+    from dlae_core.plugin.registry import get_registry
 
     registry = get_registry()
     config = load_config(config_path, registry)

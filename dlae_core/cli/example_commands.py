@@ -35,9 +35,9 @@ def configs_folder() -> Path:
 
 
 def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
-    from ..data.synthetic import write_example_data
-    from ..outputs import write_text_atomic
-    from ..session import refuse_existing
+    from dlae_core.data.synthetic import write_example_data
+    from dlae_core.running.outputs import write_text_atomic
+    from dlae_core.running.run import refuse_existing
 
     # one message for the whole example, in CLI terms, before anything is written
     refuse_existing([("example config", folder / "config.json"), ("example data folder", folder / "data")],
@@ -45,7 +45,7 @@ def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
     template, kind, count = EXAMPLES[name]
     source = configs_folder() / template
     if not source.is_file():
-        from ..errors import ConfigFileError
+        from dlae_core.errors import ConfigFileError
 
         raise ConfigFileError(f"{source}: the example config is not installed with dlae; reinstall dlae "
                               f"(pip install dlae) or run from a source checkout")

@@ -9,8 +9,8 @@ import warnings
 
 import click
 
-from .. import __version__
-from ..errors import DlaeError
+from dlae_core import __version__
+from dlae_core.errors import DlaeError
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None):
@@ -35,7 +35,7 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from . import check_commands, config_commands, example_commands, registry_commands, run_commands
+    from dlae_core.cli import check_commands, config_commands, example_commands, registry_commands, run_commands
 
     for module in (config_commands, registry_commands, run_commands, check_commands, example_commands):
         for command in module.COMMANDS:

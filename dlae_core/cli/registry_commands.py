@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..plugins import KINDS
+from dlae_core.plugin.registry import KINDS
 
 
 def _rows(registry, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
@@ -32,14 +32,14 @@ def _rows(registry, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
 @click.option("--names", is_flag=True, help="Print bare names, one per line.")
 def list_(kind: str, names: bool) -> None:
     """List registered layers, losses, optimizers, activations, techniques or backends."""
-    from ..plugins import get_registry
+    from dlae_core.plugin.registry import get_registry
 
     registry = get_registry()
     if names:
         for name in registry.items[kind]:
             click.echo(name)
         return
-    from .render import print_rows
+    from dlae_core.cli.render import print_rows
 
     columns, rows = _rows(registry, kind)
     print_rows(f"{len(rows)} {kind}", columns, rows)
@@ -48,8 +48,8 @@ def list_(kind: str, names: bool) -> None:
 @click.command()
 def plugins() -> None:
     """Installed plugin distributions, their versions and what each registers."""
-    from ..plugins import get_registry
-    from .render import print_rows
+    from dlae_core.plugin.registry import get_registry
+    from dlae_core.cli.render import print_rows
 
     registry = get_registry()
     rows = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .session import load_and_plan
+from dlae_core.cli.loading import load_and_plan
 
 BACKEND = click.option("--backend", "-b", default="torch", show_default=True, help="Framework to run on.")
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Allow replacing existing output files.")
@@ -16,7 +16,7 @@ WORKERS = click.option("--workers", type=click.IntRange(min=0), default=None,
 
 
 def _execute(config_path: str, backend: str, session: str | None, **options) -> None:
-    from ..session import Run, RunOptions
+    from dlae_core.running.run import Run, RunOptions
 
     config, plan, registry = load_and_plan(config_path, check_data=True, session=session)
     engine = registry.backend(backend)(registry)

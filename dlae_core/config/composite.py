@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from .values import Choice, Float, Kind, OptionalFloat, ValueProblem, format_float
+from dlae_core.config.values import Choice, Float, Kind, OptionalFloat, ValueProblem, format_float
 
 OPTIMIZER_NAMES = ("Adam", "NAdam", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax")
 

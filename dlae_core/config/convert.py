@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from ..layers.grammar import format_layer
-from .schema import LAYER_LISTS, SECTIONS, Config
+from dlae_core.layers.grammar import format_layer
+from dlae_core.config.schema import LAYER_LISTS, SECTIONS, Config
 
 
 def config_to_dict(config: Config, registry, *, legacy: bool) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import attrs
 
-from .schema import REQUIRED, SECTIONS
+from dlae_core.config.schema import REQUIRED, SECTIONS
 
 USED_BY = {"C": "CNN", "F": "FCN", "G": "GAN", "B": "BBD"}
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import attrs
 
-from ..errors import ConfigError, ConfigFileError, Problem, problem
-from ..layers.grammar import parse_layer
-from .schema import LAYER_LISTS, REQUIRED, SECTIONS, Config, Layers
-from .values import ValueProblem
+from dlae_core.errors import ConfigError, ConfigFileError, Problem, problem
+from dlae_core.layers.grammar import parse_layer
+from dlae_core.config.schema import LAYER_LISTS, REQUIRED, SECTIONS, Config, Layers
+from dlae_core.config.values import ValueProblem
 
 
 def read_json(path: str | Path) -> dict:

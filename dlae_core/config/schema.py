@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import attrs
 
-from .composite import LearningRate, LearningRateKind, OptimizerKind, OptimizerRecord
-from .values import (Bool, Choice, Float, FloatList, Int, Kind, NestedNumbers, NumberTuple,
+from dlae_core.config.composite import LearningRate, LearningRateKind, OptimizerKind, OptimizerRecord
+from dlae_core.config.values import (Bool, Choice, Float, FloatList, Int, Kind, NestedNumbers, NumberTuple,
                      OptionalFloat, Path, Shape, Text)
 
 REQUIRED = attrs.NOTHING

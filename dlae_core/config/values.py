@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ..errors import did_you_mean
+from dlae_core.errors import did_you_mean
 
 
 class ValueProblem(Exception):

@@ -19,9 +19,9 @@ import os
 
 import numpy as np
 
-from ..errors import DataError, Problem, problem
-from .splits import validation_count
-from .hdf5 import SampleFile, is_numeric, with_channel_axis
+from dlae_core.errors import DataError, Problem, problem
+from dlae_core.data.splits import validation_count
+from dlae_core.data.hdf5 import SampleFile, is_numeric, with_channel_axis
 
 MAX_SAMPLED = 8
 TRAIN_SESSIONS = ("Train", "Train from Checkpoint")

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, problem
-from .augment import AugmentParams, apply_params, sample_params
-from .preprocess import FeatureStats, Preprocessor
-from .splits import DataSplit, seed_word
+from dlae_core.errors import DataError, problem
+from dlae_core.data.augment import AugmentParams, apply_params, sample_params
+from dlae_core.data.preprocess import FeatureStats, Preprocessor
+from dlae_core.data.splits import DataSplit, seed_word
 
 __all__ = ["TrainingSamples", "EvaluationSamples", "PredictionSamples", "FeatureStats", "feature_stats",
            "class_weights"]

@@ -16,7 +16,7 @@ import re
 import h5py
 import numpy as np
 
-from ..errors import DataError, problem
+from dlae_core.errors import DataError, problem
 
 _INTEGER = re.compile(r"[0-9]+")
 

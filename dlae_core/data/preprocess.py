@@ -32,8 +32,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..errors import DataError, problem
-from .hdf5 import SampleFile, add_channel_axis
+from dlae_core.errors import DataError, problem
+from dlae_core.data.hdf5 import SampleFile, add_channel_axis
 
 EPSILON = 1e-6  # featurewise / samplewise standardization: x / (std + EPSILON)
 PIXEL_TECHNIQUES = ("FCN", "GAN")

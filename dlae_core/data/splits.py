@@ -11,8 +11,8 @@ import math
 import attrs
 import numpy as np
 
-from ..errors import DataError, problem
-from .hdf5 import sample_names
+from dlae_core.errors import DataError, problem
+from dlae_core.data.hdf5 import sample_names
 
 TRAIN_SESSIONS = ("Train", "Train from Checkpoint")
 

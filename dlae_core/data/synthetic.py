@@ -30,7 +30,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import DataError, problem
+from dlae_core.errors import DataError, problem
 
 DEFAULT_SIZE = {"classification": 16, "segmentation": 16, "segmentation3d": 16, "regression": 16,
                 "translation": 16, "detection": 32}

@@ -7,9 +7,9 @@ Absent or empty parameters take the documented defaults.
 
 from __future__ import annotations
 
-from ..config.values import ValueProblem, to_json
-from ..errors import Problem, did_you_mean, problem
-from .spec import REQUIRED, LayerSpec, LayerType
+from dlae_core.config.values import ValueProblem, to_json
+from dlae_core.errors import Problem, did_you_mean, problem
+from dlae_core.layers.spec import REQUIRED, LayerSpec, LayerType
 
 
 def _ordinal(n: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..config.values import Kind, ValueProblem, format_tuple
+from dlae_core.config.values import Kind, ValueProblem, format_tuple
 
 INITIALIZERS = (
     "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
@@ -90,7 +90,7 @@ class Regularizer(Kind):
     def parse_typed(self, value: object) -> str | None:
         if value is None or value in REGULARIZERS:
             return value
-        from ..errors import did_you_mean
+        from dlae_core.errors import did_you_mean
         raise ValueProblem(self.describe(), did_you_mean(value, REGULARIZERS + ("None",)))
 
     def format(self, value: object) -> str:

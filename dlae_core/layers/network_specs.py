@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .spec import ShapeError
+from dlae_core.layers.spec import ShapeError
 
 __all__ = ["ARCHITECTURES", "Walker"]
 

@@ -33,8 +33,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from .network_specs import ARCHITECTURES, Walker
-from .spec import ShapeError
+from dlae_core.layers.network_specs import ARCHITECTURES, Walker
+from dlae_core.layers.spec import ShapeError
 
 __all__ = ["NETWORK_NAMES", "KERAS_MIN_SIZE", "network_shapes", "network_param_counts",
            "tap_extra_param_counts", "tap_paddings"]

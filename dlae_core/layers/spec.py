@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import attrs
 
-from ..config.values import Kind
+from dlae_core.config.values import Kind
 
 REQUIRED = attrs.NOTHING
 

@@ -14,10 +14,10 @@ from typing import Protocol
 
 import attrs
 
-from .history import CsvHistory
-from .progress import TrainingProgress
-from .schedule import EpochRules, LearningRateSchedule
-from .tensorboard import ScalarWriter
+from dlae_core.training.history import CsvHistory
+from dlae_core.training.progress import TrainingProgress
+from dlae_core.training.schedule import EpochRules, LearningRateSchedule
+from dlae_core.training.tensorboard import ScalarWriter
 
 
 class StepEngine(Protocol):

@@ -22,7 +22,7 @@ from e2e_support import invoke, write_config  # noqa: E402
 from test_bbd import (BBD, SIZE, bad_boxes_scenario, bbd_config, learning_scenario, plan_of,  # noqa: E402
                       random_case)
 
-from dlae_core.bbd.loss_reference import ssd_loss as reference_loss  # noqa: E402
+from dlae_core.techniques.bbd.loss_reference import ssd_loss as reference_loss  # noqa: E402
 
 BACKEND = "tensorflow"
 
@@ -63,10 +63,10 @@ def test_check_compares_outputs_loss_and_decoded_boxes(tmp_path):
 
 
 def test_the_same_weights_give_the_same_boxes_on_both_backends(tmp_path):
-    from dlae_core.bbd.anchors import make_anchors
-    from dlae_core.bbd.decode import decode
-    from dlae_core.bbd.heads import split_output
-    from dlae_core.bbd.parity import check_bbd_parity
+    from dlae_core.techniques.bbd.anchors import make_anchors
+    from dlae_core.techniques.bbd.decode import decode
+    from dlae_core.techniques.bbd.heads import split_output
+    from dlae_core.techniques.bbd.parity import check_bbd_parity
     from dlae_tensorflow import bbd as tf_bbd
     from dlae_torch import bbd as torch_bbd
 

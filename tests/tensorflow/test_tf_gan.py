@@ -70,10 +70,10 @@ def test_each_optimizer_reads_its_own_record(tmp_path):
 def test_one_update_is_the_same_on_both_backends(tmp_path, variant, adversarial):
     torch = pytest.importorskip("torch")
     from dlae_core.config.parser import load_config
-    from dlae_core.gan.datasets import gan_data
-    from dlae_core.model import plan_model
-    from dlae_core.plugins import get_registry
-    from dlae_core.session import Run, RunOptions
+    from dlae_core.techniques.gan.datasets import gan_data
+    from dlae_core.planning.plan import plan_model
+    from dlae_core.plugin.registry import get_registry
+    from dlae_core.running.run import Run, RunOptions
     from dlae_tensorflow import weights as tf_weights
     from dlae_tensorflow.gan import TensorflowGanEngine
     from dlae_torch import weights as torch_weights

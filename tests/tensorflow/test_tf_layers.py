@@ -10,19 +10,19 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-import dlae_core.builtin  # noqa: E402
+import dlae_core.plugin.builtin  # noqa: E402
 import dlae_tensorflow.plugin  # noqa: E402
 from dlae_core.errors import BackendError  # noqa: E402
-from dlae_core.graph import build_graph  # noqa: E402
+from dlae_core.planning.graph import build_graph  # noqa: E402
 from dlae_core.layers.grammar import parse_layer  # noqa: E402
 from dlae_core.layers.spec import LayerSpec, ShapeError  # noqa: E402
-from dlae_core.plugins import Registry, make_plugin_manager  # noqa: E402
-from dlae_core.weights import canonical_shapes, graph_shapes  # noqa: E402
+from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E402
+from dlae_core.running.weights import canonical_shapes, graph_shapes  # noqa: E402
 from dlae_tensorflow.initializers import keras_kernel  # noqa: E402
 from dlae_tensorflow.model import build_model, count_params, regularization_loss  # noqa: E402
 from dlae_tensorflow.weights import export_weights, import_weights  # noqa: E402
 
-REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, dlae_tensorflow.plugin]))
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, dlae_tensorflow.plugin]))
 BUILDERS = REGISTRY.builders("tensorflow")
 CONV = "he_normal:None:None:0.001:0.001"
 RNG = np.random.default_rng(0)
@@ -140,7 +140,7 @@ def test_variant_matches_core(text, shape):
 
 
 def test_every_builtin_layer_has_a_tensorflow_builder():
-    names = REGISTRY.registered_by("dlae_core.builtin")["layers"]
+    names = REGISTRY.registered_by("dlae_core.plugin.builtin")["layers"]
     wanted = [n for n in names if REGISTRY.layers[n].role == "layer"]
     assert len(wanted) > 30
     assert [n for n in wanted if n not in BUILDERS["layer"]] == []

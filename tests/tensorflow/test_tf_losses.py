@@ -7,12 +7,12 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-import dlae_core.builtin  # noqa: E402
+import dlae_core.plugin.builtin  # noqa: E402
 import dlae_tensorflow.plugin  # noqa: E402
-from dlae_core.plugins import Registry, make_plugin_manager  # noqa: E402
+from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E402
 from dlae_core.training.loss_context import LossContext  # noqa: E402
 
-REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, dlae_tensorflow.plugin]))
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, dlae_tensorflow.plugin]))
 LOSSES = REGISTRY.builders("tensorflow")["loss"]
 # losses on whole prediction tensors; the technique losses (ssd: anchors x (C+5)) have their own suites
 TENSOR_LOSSES = [name for name in LOSSES if REGISTRY.losses[name].target in ("onehot", "sparse", "dense")]

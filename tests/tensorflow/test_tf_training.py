@@ -287,9 +287,9 @@ def test_batches_are_the_torch_loader_batches(tmp_path):
     from dlae_core.data.datasets import TrainingSamples
     from dlae_core.data.preprocess import Preprocessor
     from dlae_core.data.splits import make_splits
-    from dlae_core.model import plan_model
+    from dlae_core.planning.plan import plan_model
     from dlae_core.config.parser import parse_config
-    from dlae_core.plugins import get_registry
+    from dlae_core.plugin.registry import get_registry
     from dlae_tensorflow.loader import EpochIndexed, make_batches
 
     data = make_data(tmp_path / "data", "segmentation", n=17, size=8)  # 17 = 2 * 8 + 1: the last sample drops
@@ -383,7 +383,7 @@ def test_mixed_precision_policy_trains_with_float32_variables(tmp_path, monkeypa
 
 
 def test_predict_uses_the_saved_featurewise_statistics(tmp_path):
-    from dlae_core.plugins import get_registry
+    from dlae_core.plugin.registry import get_registry
     from dlae_tensorflow.device import Placement
     from dlae_tensorflow.predictor import load_saved
 

@@ -16,10 +16,10 @@ torch = pytest.importorskip("torch")
 
 from e2e_support import error_lines, invoke, make_data, read_csv, read_h5, write_config, write_h5  # noqa: E402
 
-from dlae_core.bbd.anchors import make_anchors  # noqa: E402
-from dlae_core.bbd.encode import encode_boxes  # noqa: E402
-from dlae_core.bbd.loss_reference import ssd_loss as reference_loss  # noqa: E402
-from dlae_core.bbd.parity import random_boxes  # noqa: E402
+from dlae_core.techniques.bbd.anchors import make_anchors  # noqa: E402
+from dlae_core.techniques.bbd.encode import encode_boxes  # noqa: E402
+from dlae_core.techniques.bbd.loss_reference import ssd_loss as reference_loss  # noqa: E402
+from dlae_core.techniques.bbd.parity import random_boxes  # noqa: E402
 
 SIZE = 16
 LAYERS = [f"Input:({SIZE}, {SIZE}, 1)",
@@ -61,8 +61,8 @@ def bbd_config(data: dict, out: Path | None = None, epochs: int = 6, **sections)
 
 def plan_of(tmp_path: Path, config: dict):
     from dlae_core.config.parser import load_config
-    from dlae_core.model import plan_model
-    from dlae_core.plugins import get_registry
+    from dlae_core.planning.plan import plan_model
+    from dlae_core.plugin.registry import get_registry
 
     registry = get_registry()
     loaded = load_config(write_config(tmp_path / "plan.json", config), registry)
@@ -167,7 +167,7 @@ def test_ssd_loss_matches_the_numpy_reference(tmp_path):
 
 
 def test_l2_normalization_and_output_layout(tmp_path):
-    from dlae_core.bbd.heads import L2_INIT
+    from dlae_core.techniques.bbd.heads import L2_INIT
     from dlae_torch.bbd_model import L2Normalization, build_detector
 
     layer = L2Normalization(3)

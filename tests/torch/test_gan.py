@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from dlae_core.gan.preview import png_header
+from dlae_core.techniques.gan.preview import png_header
 from e2e_support import error_lines, invoke, make_data, read_csv, read_h5, snapshot, write_config
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
@@ -243,10 +243,10 @@ def refuse_scenario(tmp_path: Path, backend: str) -> None:
 def engine_of(tmp_path: Path, backend: str):
     """A GAN engine of ``backend`` for a cycleGAN config with its own optimizer families."""
     from dlae_core.config.parser import load_config
-    from dlae_core.gan.datasets import gan_data
-    from dlae_core.model import plan_model
-    from dlae_core.plugins import get_registry
-    from dlae_core.session import Run, RunOptions
+    from dlae_core.techniques.gan.datasets import gan_data
+    from dlae_core.planning.plan import plan_model
+    from dlae_core.plugin.registry import get_registry
+    from dlae_core.running.run import Run, RunOptions
 
     data = make_data(tmp_path / "data", "translation", n=8, size=16)
     raw = gan_config(data, "cyclegan", learning_rate_schedule={"discriminator_learning_rate": "0.03:0.0",

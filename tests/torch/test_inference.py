@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dlae_core.plugins import get_registry  # noqa: E402
+from dlae_core.plugin.registry import get_registry  # noqa: E402
 from dlae_torch.device import Placement  # noqa: E402
 from dlae_torch.predictor import load_saved  # noqa: E402
 from e2e_support import (cnn_layers, error_lines, fcn_layers, invoke, make_config, make_data,  # noqa: E402

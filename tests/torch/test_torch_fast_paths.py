@@ -13,18 +13,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import dlae_core.builtin  # noqa: E402
+import dlae_core.plugin.builtin  # noqa: E402
 import dlae_torch.plugin  # noqa: E402
-from dlae_core.graph import build_graph  # noqa: E402
+from dlae_core.planning.graph import build_graph  # noqa: E402
 from dlae_core.layers.grammar import parse_layer  # noqa: E402
-from dlae_core.plugins import Registry, make_plugin_manager  # noqa: E402
+from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E402
 from dlae_torch import losses, metrics  # noqa: E402
 from dlae_torch.layers import BatchNorm  # noqa: E402
 from dlae_torch.layers_conv import upsample_nearest  # noqa: E402
 from dlae_torch.loader import make_loader  # noqa: E402
 from dlae_torch.model import GraphModel  # noqa: E402
 
-REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, dlae_torch.plugin]))
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, dlae_torch.plugin]))
 BUILDERS = REGISTRY.builders("torch")
 CONV = "Convolution 2D:4:(3, 3):(1, 1):same:(1, 1):he_normal:None:None:0.0:0.0"
 CONV_ACTIVITY = "Convolution 2D:4:(3, 3):(1, 1):same:(1, 1):he_normal:None:l2:0.0:0.01"

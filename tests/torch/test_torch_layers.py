@@ -8,18 +8,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import dlae_core.builtin  # noqa: E402
+import dlae_core.plugin.builtin  # noqa: E402
 import dlae_torch.plugin  # noqa: E402
 from dlae_core.errors import BackendError  # noqa: E402
-from dlae_core.graph import build_graph  # noqa: E402
+from dlae_core.planning.graph import build_graph  # noqa: E402
 from dlae_core.layers.grammar import parse_layer  # noqa: E402
 from dlae_core.layers.spec import ShapeError  # noqa: E402
-from dlae_core.plugins import Registry, make_plugin_manager  # noqa: E402
+from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E402
 from dlae_torch.initializers import conv_to_torch, depthwise_to_torch, keras_kernel  # noqa: E402
 from dlae_torch.layers import to_channels_last, to_internal  # noqa: E402
 from dlae_torch.model import GraphModel, count_params  # noqa: E402
 
-REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.builtin, dlae_torch.plugin]))
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, dlae_torch.plugin]))
 BUILDERS = REGISTRY.builders("torch")
 EXAMPLE_FCN = Path("/work/shared/dlae-original/configs/example_fcn.json")
 CONV = "he_normal:None:None:0.001:0.001"
@@ -120,7 +120,7 @@ def test_variant_matches_core(text, shape):
 
 
 def test_every_builtin_layer_has_a_torch_builder():
-    names = REGISTRY.registered_by("dlae_core.builtin")["layers"]
+    names = REGISTRY.registered_by("dlae_core.plugin.builtin")["layers"]
     wanted = [n for n in names if REGISTRY.layers[n].role == "layer"]
     assert len(wanted) > 30
     assert [n for n in wanted if n not in BUILDERS["layer"]] == []
@@ -454,8 +454,8 @@ def test_pretrained_nodes_are_refused():
 @pytest.mark.skipif(not EXAMPLE_FCN.exists(), reason="original example configs are not available")
 def test_example_fcn_counts_match_inspect():
     from dlae_core.config.parser import load_config
-    from dlae_core.inspection import inspect_plan
-    from dlae_core.model import plan_model
+    from dlae_core.planning.inspection import inspect_plan
+    from dlae_core.planning.plan import plan_model
 
     config = load_config(EXAMPLE_FCN, REGISTRY)
     plan = plan_model(config, REGISTRY)

@@ -3,7 +3,7 @@ normalises over the last axis. Definitions follow Keras 3 (the torch backend mat
 
 from __future__ import annotations
 
-from . import require_tensorflow_keras
+from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
 ops = keras.ops

@@ -5,7 +5,7 @@ Training reuses the CNN/FCN machinery: :class:`TensorflowDetectionSteps` is a
 :class:`~dlae_tensorflow.trainer.TensorflowSteps` (its compiled train step, saving, resuming)
 whose model is the detector of :mod:`.bbd_model` and whose loss is the SSD loss; the data
 (anchors, targets, augmentation, box checks) and the epoch loop with validation mAP@0.5 are the
-core's (:mod:`dlae_core.bbd.session`). Inference writes one dataset per input image, named as the
+core's (:mod:`dlae_core.techniques.bbd.training`). Inference writes one dataset per input image, named as the
 input, holding (k, 6) rows ``[class, confidence, xmin, ymin, xmax, ymax]`` in input pixels.
 """
 
@@ -16,21 +16,21 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from dlae_core.bbd.prediction import DetectionJob
-from dlae_core.bbd.session import DetectionLoop, ValidationMap, prepare_detection_data
+from dlae_core.techniques.bbd.prediction import DetectionJob
+from dlae_core.techniques.bbd.training import DetectionLoop, ValidationMap, prepare_detection_data
 from dlae_core.config.parser import parse_config
 from dlae_core.errors import BackendError, ModelFileError
-from dlae_core.prediction import claim_predictions_path, saved_plan
-from dlae_core.session import Run
+from dlae_core.running.prediction import claim_predictions_path, saved_plan
+from dlae_core.running.run import Run
 
-from . import require_tensorflow_keras
-from .bbd_model import (DetectionModel, build_detector, export_detector_weights, import_detector_weights,
+from dlae_tensorflow import require_tensorflow_keras
+from dlae_tensorflow.bbd_model import (DetectionModel, build_detector, export_detector_weights, import_detector_weights,
                         ssd_loss)
-from .device import choose_placement
-from .model import count_params, regularization_loss
-from .modelfile import load_model_file
-from .predictor import write_outputs
-from .trainer import TensorflowSteps, TrainResult, train, _signature
+from dlae_tensorflow.device import choose_placement
+from dlae_tensorflow.model import count_params, regularization_loss
+from dlae_tensorflow.modelfile import load_model_file
+from dlae_tensorflow.predictor import write_outputs
+from dlae_tensorflow.trainer import TensorflowSteps, TrainResult, train, _signature
 
 keras = require_tensorflow_keras()
 
@@ -99,7 +99,7 @@ def load_detector(path: str, registry, builders: dict, placement):
 
 
 def predict_bbd(run: Run, builders: dict) -> tuple[Path, int]:
-    """Detections for every image of ``paths.test_X`` (dlae_core.bbd.prediction.DetectionJob)."""
+    """Detections for every image of ``paths.test_X`` (dlae_core.techniques.bbd.prediction.DetectionJob)."""
     config = run.config
     out_path = claim_predictions_path(run)
     placement = choose_placement(config, 2)
@@ -108,7 +108,7 @@ def predict_bbd(run: Run, builders: dict) -> tuple[Path, int]:
     return out_path, write_outputs(run, model, placement, job, out_path)
 
 
-# -- dlae check (dlae_core.bbd.parity) ------------------------------------------------------------
+# -- dlae check (dlae_core.techniques.bbd.parity) ------------------------------------------------------------
 def parity_build(graph, bbd, registry) -> DetectionModel:
     keras.utils.set_random_seed(0)
     return build_detector(graph, bbd, registry.builders("tensorflow"))

@@ -1,7 +1,7 @@
 """The BBD network on TensorFlow (Keras 3): the layer graph plus predictor heads at its hooks, and the
 SSD loss -- the same network and formulas as ``dlae_torch.bbd_model``.
 
-Heads as described in :mod:`dlae_core.bbd.heads` (TECHNIQUES.md §9.1): hook 0 L2-normalized with
+Heads as described in :mod:`dlae_core.techniques.bbd.heads` (TECHNIQUES.md §9.1): hook 0 L2-normalized with
 a learnable per-channel scale (init 20), then per hook a 3x3 class head (b_j*(C+1) maps) and a
 3x3 box head (b_j*4 maps), He-normal kernels, zero biases. :class:`DetectionModel` maps the
 input to ``(batch, N, C+5) = [softmax class scores, background first | offsets]``. Its ``body`` is
@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from dlae_core.bbd.heads import KERNEL, L2_EPSILON, L2_INIT, L2_NAME, HeadSpec, head_specs
-from dlae_core.bbd.loss_reference import PROBABILITY_FLOOR
-from dlae_core.weights import check_compatible
+from dlae_core.techniques.bbd.heads import KERNEL, L2_EPSILON, L2_INIT, L2_NAME, HeadSpec, head_specs
+from dlae_core.techniques.bbd.loss_reference import PROBABILITY_FLOOR
+from dlae_core.running.weights import check_compatible
 
-from . import require_tensorflow_keras
-from .model import build_model as build_keras_model
-from .weights import export_weights, import_weights
+from dlae_tensorflow import require_tensorflow_keras
+from dlae_tensorflow.model import build_model as build_keras_model
+from dlae_tensorflow.weights import export_weights, import_weights
 
 keras = require_tensorflow_keras()
 ops = keras.ops
@@ -114,7 +114,7 @@ def import_detector_weights(model: DetectionModel, weights: dict) -> None:
 def ssd_loss(neg_pos_ratio: float, alpha: float):
     """``loss(pred, target)`` on (B, N, C+5) tensors: (positive class loss + class loss of the
     int(neg_pos_ratio) * N_pos hardest background anchors of the whole batch + alpha * smooth-L1
-    localization loss of the positives) / max(1, N_pos), fp32 (dlae_core.bbd.loss_reference)."""
+    localization loss of the positives) / max(1, N_pos), fp32 (dlae_core.techniques.bbd.loss_reference)."""
     ratio, alpha = float(int(neg_pos_ratio)), float(alpha)
 
     def loss(pred, target):

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from dlae_core.errors import BackendError
 
-from . import require_tensorflow_keras
+from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
 

@@ -1,7 +1,7 @@
 """GAN training on TensorFlow (Keras 3): pix2pix and cycleGAN (TECHNIQUES.md §8, LOSSES.md §4).
 
 The mirror of dlae_torch.gan: the epoch loop, logs, checkpoints and previews are the core's
-(dlae_core.gan.loop); :class:`TensorflowGanEngine` supplies the networks built from the plan's
+(dlae_core.techniques.gan.loop); :class:`TensorflowGanEngine` supplies the networks built from the plan's
 graphs, one optimizer per discriminator (``discriminator_optimizer``,
 ``discriminator_learning_rate``) and one for the generator(s) (``gan_optimizer``,
 ``gan_learning_rate``), each from its own config record, and the two updates as ``tf.function``
@@ -26,19 +26,19 @@ import numpy as np
 import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.gan.datasets import GanData, gan_data
-from dlae_core.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
+from dlae_core.techniques.gan.datasets import GanData, gan_data
+from dlae_core.techniques.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
                                  refuse_existing_outputs, variant_of)
-from dlae_core.session import Run
+from dlae_core.running.run import Run
 
-from . import require_tensorflow_keras
-from .device import choose_placement
-from .loader import EpochIndexed, make_batches
-from .model import regularization_loss
-from .modelfile import save_model_file
-from .optimizers import make_optimizer, set_learning_rate
-from .setup import build_model
-from .weights import export_weights
+from dlae_tensorflow import require_tensorflow_keras
+from dlae_tensorflow.device import choose_placement
+from dlae_tensorflow.loader import EpochIndexed, make_batches
+from dlae_tensorflow.model import regularization_loss
+from dlae_tensorflow.modelfile import save_model_file
+from dlae_tensorflow.optimizers import make_optimizer, set_learning_rate
+from dlae_tensorflow.setup import build_model
+from dlae_tensorflow.weights import export_weights
 
 keras = require_tensorflow_keras()
 
@@ -69,7 +69,7 @@ def _signature(batch: dict) -> list:
 
 
 class TensorflowGanEngine:
-    """The GanEngine of the core loop (dlae_core.gan.loop) for TensorFlow."""
+    """The GanEngine of the core loop (dlae_core.techniques.gan.loop) for TensorFlow."""
 
     def __init__(self, run: Run, builders: dict, data: GanData):
         self.run_info, self.config, self.data = run, run.config, data
@@ -199,7 +199,7 @@ class TensorflowGanEngine:
 
 
 def train_gan(run: Run, builders: dict) -> GanResult:
-    """A GAN Train session on TensorFlow (outputs: dlae_core.gan.loop)."""
+    """A GAN Train session on TensorFlow (outputs: dlae_core.techniques.gan.loop)."""
     config = run.config
     check_gan_session(config)
     data = gan_data(config, run.plan, run.registry)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import require_tensorflow_keras
+from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
 ops = keras.ops

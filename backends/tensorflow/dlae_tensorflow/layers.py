@@ -9,8 +9,8 @@ few custom layers here cover what Keras 3 lacks or defines differently.
 
 from __future__ import annotations
 
-from . import activations, require_tensorflow_keras
-from .initializers import activity_penalty
+from dlae_tensorflow import activations, require_tensorflow_keras
+from dlae_tensorflow.initializers import activity_penalty
 
 keras = require_tensorflow_keras()
 ops = keras.ops

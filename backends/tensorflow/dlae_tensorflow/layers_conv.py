@@ -12,9 +12,9 @@ inside one layer, so its weights are the plain ``kernel`` and ``bias``.
 
 from __future__ import annotations
 
-from . import require_tensorflow_keras
-from .initializers import initializer, regularizer
-from .layers import CHANNELS_LAST, ActivityPenalty
+from dlae_tensorflow import require_tensorflow_keras
+from dlae_tensorflow.initializers import initializer, regularizer
+from dlae_tensorflow.layers import CHANNELS_LAST, ActivityPenalty
 
 keras = require_tensorflow_keras()
 ops = keras.ops

@@ -13,7 +13,7 @@ import functools
 
 import tensorflow as tf
 
-from . import require_tensorflow_keras
+from dlae_tensorflow import require_tensorflow_keras
 
 require_tensorflow_keras()
 

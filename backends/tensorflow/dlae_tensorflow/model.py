@@ -1,4 +1,4 @@
-"""``build_model``: a Keras functional model built node by node from a :class:`dlae_core.graph.Graph`.
+"""``build_model``: a Keras functional model built node by node from a :class:`dlae_core.planning.graph.Graph`.
 
 Tensors are channels-last (N, rows, cols[, slices], C) inside and at the boundary, as in the IR.
 Every layer/merge node becomes one Keras layer named ``node.name`` (weights read
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dlae_core.errors import BackendError
 
-from . import require_tensorflow_keras
-from .layers import merge_layer
+from dlae_tensorflow import require_tensorflow_keras
+from dlae_tensorflow.layers import merge_layer
 
 keras = require_tensorflow_keras()
 ops = keras.ops

@@ -1,6 +1,6 @@
 """Saved models and checkpoints: one HDF5 file holding the config (so the graph is rebuilt from it,
 whatever plugin losses the training used), the weights in the canonical layout
-(``dlae_core.weights``, via weights.export_weights), the feature statistics and, for checkpoints
+(``dlae_core.running.weights``, via weights.export_weights), the feature statistics and, for checkpoints
 and final models, the training state including the optimizer variables. Written atomically.
 
 Layout::
@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from dlae_core.errors import ModelFileError
-from dlae_core.outputs import write_atomic
+from dlae_core.running.outputs import write_atomic
 
 FORMAT = "dlae-tensorflow-model"
 VERSION = 1

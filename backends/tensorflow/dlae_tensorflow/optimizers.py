@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dlae_core.errors import BackendError
 
-from . import require_tensorflow_keras
+from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
 

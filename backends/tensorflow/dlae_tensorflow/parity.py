@@ -1,4 +1,4 @@
-"""The tensorflow side of ``dlae check`` (dlae_core.parity): build a graph, exchange weights in the
+"""The tensorflow side of ``dlae check`` (dlae_core.running.parity): build a graph, exchange weights in the
 canonical layout, run a forward pass and a loss on numpy arrays (fp32, inference mode)."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from . import require_tensorflow_keras
-from . import weights as _weights
-from .model import build_model
-from .model import count_params as _count_params
+from dlae_tensorflow import require_tensorflow_keras
+from dlae_tensorflow import weights as _weights
+from dlae_tensorflow.model import build_model
+from dlae_tensorflow.model import count_params as _count_params
 
 keras = require_tensorflow_keras()
 NAME = "tensorflow"
@@ -45,7 +45,7 @@ def loss_value(registry, loss: str, context, outputs: np.ndarray, targets: np.nd
     builder = registry.builders(NAME)["loss"].get(loss)
     if builder is None:
         from dlae_core.errors import BackendError
-        from dlae_core.training.session_data import missing_loss_message
+        from dlae_core.training.data_setup import missing_loss_message
 
         raise BackendError(missing_loss_message(loss, NAME, NAME))
     fn = builder(context)

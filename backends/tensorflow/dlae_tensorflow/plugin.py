@@ -7,8 +7,8 @@ Importing this module never imports tensorflow or keras; the builders are import
 
 from __future__ import annotations
 
-from dlae_core.components import BackendInfo
-from dlae_core.hookspecs import hookimpl
+from dlae_core.plugin.components import BackendInfo
+from dlae_core.plugin.hookspecs import hookimpl
 
 
 @hookimpl
@@ -21,17 +21,17 @@ def register_backends(register):
 def register_builders(backend, register):
     if backend != "tensorflow":
         return
-    from . import require_tensorflow_keras
+    from dlae_tensorflow import require_tensorflow_keras
 
     require_tensorflow_keras()
-    from . import activations, layers, layers_conv, losses
+    from dlae_tensorflow import activations, layers, layers_conv, losses
 
     for table in (layers.BUILDERS, layers_conv.BUILDERS):
         for name, builder in table.items():
             register("layer", name, builder)
     for name, builder in losses.BUILDERS.items():
         register("loss", name, builder)
-    from .bbd_model import ssd_builder
+    from dlae_tensorflow.bbd_model import ssd_builder
 
     register("loss", "ssd", ssd_builder)
     for name, builder in activations.BUILDERS.items():

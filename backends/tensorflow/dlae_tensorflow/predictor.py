@@ -1,5 +1,5 @@
 """Inference sessions: load a saved model, preprocess test_X like training, write predictions
-(the framework-free part is :mod:`dlae_core.prediction`; the file layout is the torch backend's)."""
+(the framework-free part is :mod:`dlae_core.running.prediction`; the file layout is the torch backend's)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 import tensorflow as tf
 
 from dlae_core.errors import BackendError, ModelFileError
-from dlae_core.prediction import PredictionJob, claim_predictions_path, saved_plan
-from dlae_core.session import Run, write_predictions
+from dlae_core.running.prediction import PredictionJob, claim_predictions_path, saved_plan
+from dlae_core.running.run import Run, write_predictions
 
-from .device import choose_placement
-from .loader import make_batches
-from .modelfile import load_model_file
-from .setup import build_model
-from .weights import import_weights
+from dlae_tensorflow.device import choose_placement
+from dlae_tensorflow.loader import make_batches
+from dlae_tensorflow.modelfile import load_model_file
+from dlae_tensorflow.setup import build_model
+from dlae_tensorflow.weights import import_weights
 
 
 def load_saved(path: str, registry, builders: dict, placement):

@@ -1,14 +1,14 @@
 """Session setup on TensorFlow: the model and loss from the run's config; the data side is the core's
-(:mod:`dlae_core.training.session_data`, re-exported here for the trainer)."""
+(:mod:`dlae_core.training.data_setup`, re-exported here for the trainer)."""
 
 from __future__ import annotations
 
 from dlae_core.errors import BackendError
-from dlae_core.session import Run
-from dlae_core.training.session_data import DataSetup, loss_context, missing_loss_message, prepare_data
+from dlae_core.running.run import Run
+from dlae_core.training.data_setup import DataSetup, loss_context, missing_loss_message, prepare_data
 
-from .device import Placement
-from .model import build_model as build_keras_model
+from dlae_tensorflow.device import Placement
+from dlae_tensorflow.model import build_model as build_keras_model
 
 __all__ = ["DataSetup", "prepare_data", "build_model", "make_loss"]
 

@@ -16,19 +16,19 @@ import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
 from dlae_core.errors import BackendError, DataError, problem
-from dlae_core.session import Run, refuse_existing, training_outputs
+from dlae_core.running.run import Run, refuse_existing, training_outputs
 from dlae_core.training.loop import LoopResult, TrainingLoop
 
-from . import metrics as metric_fns
-from . import require_tensorflow_keras
-from .device import choose_placement
-from .device_augment import augment_batch, finish_batch, invalid_label_error
-from .loader import EpochIndexed, make_batches
-from .model import regularization_loss
-from .modelfile import load_model_file, save_model_file
-from .optimizers import main_optimizer, set_learning_rate
-from .setup import DataSetup, build_model, make_loss, prepare_data
-from .weights import export_weights, import_weights
+from dlae_tensorflow import metrics as metric_fns
+from dlae_tensorflow import require_tensorflow_keras
+from dlae_tensorflow.device import choose_placement
+from dlae_tensorflow.device_augment import augment_batch, finish_batch, invalid_label_error
+from dlae_tensorflow.loader import EpochIndexed, make_batches
+from dlae_tensorflow.model import regularization_loss
+from dlae_tensorflow.modelfile import load_model_file, save_model_file
+from dlae_tensorflow.optimizers import main_optimizer, set_learning_rate
+from dlae_tensorflow.setup import DataSetup, build_model, make_loss, prepare_data
+from dlae_tensorflow.weights import export_weights, import_weights
 
 keras = require_tensorflow_keras()
 

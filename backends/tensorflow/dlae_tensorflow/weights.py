@@ -1,4 +1,4 @@
-"""Weight exchange in the canonical layout (``dlae_core.weights``): the Keras layout, so the
+"""Weight exchange in the canonical layout (``dlae_core.running.weights``): the Keras layout, so the
 variables of each layer are exported and imported as they are, keyed by their Keras names."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from dlae_core.errors import BackendError
-from dlae_core.weights import check_compatible
+from dlae_core.running.weights import check_compatible
 
-from . import require_tensorflow_keras
+from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import GraphModel, count_params
+from dlae_torch.model import GraphModel, count_params
 
 
 class Backend:
@@ -17,7 +17,7 @@ class Backend:
         a BBD graph with its predictor heads."""
         with torch.device("meta"):
             if config is not None and config.config_file.model_signal == "BBD":
-                from .bbd_model import DetectionModel
+                from dlae_torch.bbd_model import DetectionModel
 
                 return count_params(DetectionModel(graph, config.bbd_options, self.builders["layer"],
                                                    self.builders["activation"]))
@@ -27,23 +27,23 @@ class Backend:
     def train(self, run):
         """Carry out a Train / Train from Checkpoint session (see trainer.py; GANs: gan.py; BBD: bbd.py)."""
         if run.plan.technique == "GAN":
-            from .gan import train_gan
+            from dlae_torch.gan import train_gan
 
             return train_gan(run, self.builders)
         if run.plan.technique == "BBD":
-            from .bbd import train_bbd
+            from dlae_torch.bbd import train_bbd
 
             return train_bbd(run, self.builders)
-        from .trainer import train
+        from dlae_torch.trainer import train
 
         return train(run, self.builders)
 
     def predict(self, run):
         """Inference session: returns (predictions path, number of samples written)."""
         if run.plan.technique == "BBD":
-            from .bbd import predict_bbd
+            from dlae_torch.bbd import predict_bbd
 
             return predict_bbd(run, self.builders)
-        from .predictor import predict
+        from dlae_torch.predictor import predict
 
         return predict(run, self.builders)

@@ -4,9 +4,9 @@
 Training reuses the CNN/FCN machinery: :class:`TorchDetectionSteps` is a
 :class:`~dlae_torch.trainer.TorchSteps` whose model is the detector of :mod:`.bbd_model` and
 whose loss is the SSD loss; the data (anchors, targets, augmentation, box checks) and the epoch
-loop with validation mAP@0.5 are the core's (:mod:`dlae_core.bbd.session`).
+loop with validation mAP@0.5 are the core's (:mod:`dlae_core.techniques.bbd.training`).
 Inference writes one dataset per input image, named as the input, holding (k, 6) rows
-``[class, confidence, xmin, ymin, xmax, ymax]`` in input pixels (:func:`dlae_core.bbd.decode.decode`).
+``[class, confidence, xmin, ymin, xmax, ymax]`` in input pixels (:func:`dlae_core.techniques.bbd.decode.decode`).
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlae_core.bbd.prediction import DetectionJob
-from dlae_core.bbd.session import DetectionLoop, ValidationMap, prepare_detection_data
+from dlae_core.techniques.bbd.prediction import DetectionJob
+from dlae_core.techniques.bbd.training import DetectionLoop, ValidationMap, prepare_detection_data
 from dlae_core.config.parser import parse_config
 from dlae_core.errors import ModelFileError
-from dlae_core.prediction import claim_predictions_path, saved_plan
-from dlae_core.session import Run
+from dlae_core.running.prediction import claim_predictions_path, saved_plan
+from dlae_core.running.run import Run
 
-from .bbd_model import (DetectionModel, build_detector, export_detector_weights, import_detector_weights,
+from dlae_torch.bbd_model import (DetectionModel, build_detector, export_detector_weights, import_detector_weights,
                         ssd_loss)
-from .device import choose_placement
-from .loader import to_device
-from .modelfile import load_model_file
-from .predictor import write_outputs
-from .trainer import TorchSteps, TrainResult, train
+from dlae_torch.device import choose_placement
+from dlae_torch.loader import to_device
+from dlae_torch.modelfile import load_model_file
+from dlae_torch.predictor import write_outputs
+from dlae_torch.trainer import TorchSteps, TrainResult, train
 
 __all__ = ["TorchDetectionSteps", "train_bbd", "predict_bbd", "load_detector"]
 
@@ -88,7 +88,7 @@ def load_detector(path: str, registry, builders: dict, placement):
 
 
 def predict_bbd(run: Run, builders: dict) -> tuple[Path, int]:
-    """Detections for every image of ``paths.test_X`` (dlae_core.bbd.prediction.DetectionJob)."""
+    """Detections for every image of ``paths.test_X`` (dlae_core.techniques.bbd.prediction.DetectionJob)."""
     config = run.config
     out_path = claim_predictions_path(run)
     placement = choose_placement(config, 2)
@@ -97,14 +97,14 @@ def predict_bbd(run: Run, builders: dict) -> tuple[Path, int]:
     return out_path, write_outputs(run, model, placement, job, out_path)
 
 
-# -- dlae check (dlae_core.bbd.parity) ------------------------------------------------------------
+# -- dlae check (dlae_core.techniques.bbd.parity) ------------------------------------------------------------
 def parity_build(graph, bbd, registry) -> DetectionModel:
     torch.manual_seed(0)
     return build_detector(graph, bbd, registry.builders("torch")).eval()
 
 
 def parity_count_params(model) -> tuple[int, int]:
-    from .model import count_params
+    from dlae_torch.model import count_params
 
     return count_params(model)
 

@@ -1,6 +1,6 @@
 """The BBD network on PyTorch: the layer graph plus predictor heads at its hooks, and the SSD loss.
 
-Heads as described in :mod:`dlae_core.bbd.heads` (TECHNIQUES.md §9.1): hook 0 L2-normalized with
+Heads as described in :mod:`dlae_core.techniques.bbd.heads` (TECHNIQUES.md §9.1): hook 0 L2-normalized with
 a learnable per-channel scale (init 20), then per hook a 3x3 class head (b_j*(C+1) maps) and a
 3x3 box head (b_j*4 maps), He-normal kernels, zero biases. :class:`DetectionModel` maps the
 channels-last input to ``(batch, N, C+5) = [softmax class scores, background first | offsets]``;
@@ -15,14 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlae_core.bbd.heads import KERNEL, L2_EPSILON, L2_INIT, L2_NAME, HeadSpec, head_specs
-from dlae_core.bbd.loss_reference import PROBABILITY_FLOOR
-from dlae_core.weights import check_compatible
+from dlae_core.techniques.bbd.heads import KERNEL, L2_EPSILON, L2_INIT, L2_NAME, HeadSpec, head_specs
+from dlae_core.techniques.bbd.loss_reference import PROBABILITY_FLOOR
+from dlae_core.running.weights import check_compatible
 
-from .initializers import conv_to_torch, init_kernel
-from .layers import to_channels_last
-from .model import GraphModel
-from .weights import conv_from_torch, export_weights, import_weights
+from dlae_torch.initializers import conv_to_torch, init_kernel
+from dlae_torch.layers import to_channels_last
+from dlae_torch.model import GraphModel
+from dlae_torch.weights import conv_from_torch, export_weights, import_weights
 
 __all__ = ["L2Normalization", "DetectionModel", "build_detector", "ssd_loss", "export_detector_weights",
            "import_detector_weights"]
@@ -133,7 +133,7 @@ def _smooth_l1(d: torch.Tensor) -> torch.Tensor:
 def ssd_loss(neg_pos_ratio: float, alpha: float):
     """``loss(pred, target)`` on (B, N, C+5) tensors: (positive class loss + class loss of the
     int(neg_pos_ratio) * N_pos hardest background anchors of the whole batch + alpha * smooth-L1
-    localization loss of the positives) / max(1, N_pos), fp32 (dlae_core.bbd.loss_reference)."""
+    localization loss of the positives) / max(1, N_pos), fp32 (dlae_core.techniques.bbd.loss_reference)."""
     ratio, alpha = int(neg_pos_ratio), float(alpha)
 
     def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

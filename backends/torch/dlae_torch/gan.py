@@ -1,6 +1,6 @@
 """GAN training on PyTorch: pix2pix and cycleGAN (TECHNIQUES.md §8, LOSSES.md §4).
 
-The epoch loop, logs, checkpoints and previews are the core's (dlae_core.gan.loop); this module
+The epoch loop, logs, checkpoints and previews are the core's (dlae_core.techniques.gan.loop); this module
 supplies the :class:`TorchGanEngine`: the generator(s) and discriminator(s) built from the plan's
 graphs, their optimizers (each from its own config record: ``discriminator_optimizer`` with
 ``discriminator_learning_rate``, ``gan_optimizer`` with ``gan_learning_rate``; the two cycleGAN
@@ -33,16 +33,16 @@ import torch
 import torch.nn.functional as F
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.gan.datasets import GanData, gan_data
-from dlae_core.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
+from dlae_core.techniques.gan.datasets import GanData, gan_data
+from dlae_core.techniques.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
                                  refuse_existing_outputs, variant_of)
-from dlae_core.session import Run
+from dlae_core.running.run import Run
 
-from .device import choose_placement
-from .loader import EpochIndexed, EpochSampler, make_loader, to_device
-from .modelfile import save_model_file
-from .optimizers import make_optimizer, set_learning_rate
-from .setup import build_model
+from dlae_torch.device import choose_placement
+from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader, to_device
+from dlae_torch.modelfile import save_model_file
+from dlae_torch.optimizers import make_optimizer, set_learning_rate
+from dlae_torch.setup import build_model
 
 
 def adversarial_loss(kind: str):
@@ -64,7 +64,7 @@ def _optimizer(record, rate, params) -> torch.optim.Optimizer:
 
 
 class TorchGanEngine:
-    """The GanEngine of the core loop (dlae_core.gan.loop) for PyTorch."""
+    """The GanEngine of the core loop (dlae_core.techniques.gan.loop) for PyTorch."""
 
     def __init__(self, run: Run, builders: dict, data: GanData):
         self.run_info, self.config, self.data = run, run.config, data
@@ -202,7 +202,7 @@ def _mae(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def train_gan(run: Run, builders: dict) -> GanResult:
-    """A GAN Train session on PyTorch (outputs: dlae_core.gan.loop)."""
+    """A GAN Train session on PyTorch (outputs: dlae_core.techniques.gan.loop)."""
     config = run.config
     check_gan_session(config)
     data = gan_data(config, run.plan, run.registry)

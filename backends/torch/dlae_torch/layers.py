@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import activations
-from .initializers import dense_to_torch, init_kernel, regularizer
+from dlae_torch import activations
+from dlae_torch.initializers import dense_to_torch, init_kernel, regularizer
 
 
 # -- layout ---------------------------------------------------------------------------------------------

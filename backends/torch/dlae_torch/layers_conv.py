@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .initializers import conv_to_torch, depthwise_to_torch, init_kernel
-from .layers import Regularized
+from dlae_torch.initializers import conv_to_torch, depthwise_to_torch, init_kernel
+from dlae_torch.layers import Regularized
 
 
 def same_pads(sizes, kernel, stride, dilation) -> tuple[tuple[int, int], ...]:

@@ -1,4 +1,4 @@
-"""``GraphModel``: a torch module built node by node from a :class:`dlae_core.graph.Graph`.
+"""``GraphModel``: a torch module built node by node from a :class:`dlae_core.planning.graph.Graph`.
 
 At the boundary tensors are channels-last (N, rows, cols[, slices], C), as everywhere in dlae;
 inside, every tensor with >= 2 non-batch axes is channels-first (see ``dlae_torch.layers``).
@@ -11,7 +11,7 @@ from torch import nn
 
 from dlae_core.errors import BackendError
 
-from .layers import Merge, Regularized, to_channels_last, to_internal
+from dlae_torch.layers import Merge, Regularized, to_channels_last, to_internal
 
 
 class GraphModel(nn.Module):

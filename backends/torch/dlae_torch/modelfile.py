@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from dlae_core.errors import ModelFileError
-from dlae_core.outputs import write_atomic
+from dlae_core.running.outputs import write_atomic
 
 FORMAT = "dlae-torch-model"
 VERSION = 1

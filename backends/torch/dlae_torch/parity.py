@@ -1,4 +1,4 @@
-"""The torch side of ``dlae check`` (dlae_core.parity): build a graph, exchange weights in the
+"""The torch side of ``dlae check`` (dlae_core.running.parity): build a graph, exchange weights in the
 canonical layout, run a forward pass and a loss on numpy arrays (fp32, CPU, inference mode)."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import weights as _weights
-from .model import GraphModel
-from .model import count_params as _count_params
+from dlae_torch import weights as _weights
+from dlae_torch.model import GraphModel
+from dlae_torch.model import count_params as _count_params
 
 NAME = "torch"
 
@@ -45,7 +45,7 @@ def loss_value(registry, loss: str, context, outputs: np.ndarray, targets: np.nd
     builder = registry.builders(NAME)["loss"].get(loss)
     if builder is None:
         from dlae_core.errors import BackendError
-        from dlae_core.training.session_data import missing_loss_message
+        from dlae_core.training.data_setup import missing_loss_message
 
         raise BackendError(missing_loss_message(loss, NAME, NAME))
     fn = builder(context)

@@ -6,8 +6,8 @@ only when the torch backend is asked for them.
 
 from __future__ import annotations
 
-from dlae_core.components import BackendInfo
-from dlae_core.hookspecs import hookimpl
+from dlae_core.plugin.components import BackendInfo
+from dlae_core.plugin.hookspecs import hookimpl
 
 
 @hookimpl
@@ -19,14 +19,14 @@ def register_backends(register):
 def register_builders(backend, register):
     if backend != "torch":
         return
-    from . import activations, layers, layers_conv, losses
+    from dlae_torch import activations, layers, layers_conv, losses
 
     for table in (layers.BUILDERS, layers_conv.BUILDERS):
         for name, builder in table.items():
             register("layer", name, builder)
     for name, builder in losses.BUILDERS.items():
         register("loss", name, builder)
-    from .bbd_model import ssd_builder
+    from dlae_torch.bbd_model import ssd_builder
 
     register("loss", "ssd", ssd_builder)
     for name, builder in activations.BUILDERS.items():

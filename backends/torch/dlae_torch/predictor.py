@@ -1,5 +1,5 @@
 """Inference sessions: load a saved model, preprocess test_X like training, write predictions
-(the framework-free part is :mod:`dlae_core.prediction`)."""
+(the framework-free part is :mod:`dlae_core.running.prediction`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
-from dlae_core.prediction import PredictionJob, claim_predictions_path, saved_plan
-from dlae_core.session import Run, write_predictions
+from dlae_core.running.prediction import PredictionJob, claim_predictions_path, saved_plan
+from dlae_core.running.run import Run, write_predictions
 
-from .device import choose_placement
-from .loader import make_loader, to_device
-from .modelfile import load_model_file
-from .setup import build_model
+from dlae_torch.device import choose_placement
+from dlae_torch.loader import make_loader, to_device
+from dlae_torch.modelfile import load_model_file
+from dlae_torch.setup import build_model
 
 
 def load_saved(path: str, registry, builders: dict, placement):

@@ -11,16 +11,16 @@ import torch
 
 from dlae_core.config.convert import config_to_dict
 from dlae_core.errors import BackendError
-from dlae_core.session import Run, refuse_existing, training_outputs
+from dlae_core.running.run import Run, refuse_existing, training_outputs
 from dlae_core.training.loop import LoopResult, TrainingLoop
 
-from . import metrics as metric_fns
-from .device import choose_placement
-from .device_augment import augment_batch, finish_batch
-from .loader import EpochIndexed, EpochSampler, make_loader, to_device
-from .modelfile import load_model_file, save_model_file
-from .optimizers import main_optimizer, set_learning_rate
-from .setup import DataSetup, build_model, make_loss, prepare_data
+from dlae_torch import metrics as metric_fns
+from dlae_torch.device import choose_placement
+from dlae_torch.device_augment import augment_batch, finish_batch
+from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader, to_device
+from dlae_torch.modelfile import load_model_file, save_model_file
+from dlae_torch.optimizers import main_optimizer, set_learning_rate
+from dlae_torch.setup import DataSetup, build_model, make_loss, prepare_data
 
 
 @attrs.define

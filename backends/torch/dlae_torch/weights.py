@@ -1,4 +1,4 @@
-"""Weight exchange in the canonical layout (``dlae_core.weights``): the Keras layout. Each module
+"""Weight exchange in the canonical layout (``dlae_core.running.weights``): the Keras layout. Each module
 kind converts between its torch parameters/buffers and the Keras names and shapes; a plugin module
 provides ``export_keras_weights() -> dict`` and ``import_keras_weights(dict)`` itself."""
 
@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 from dlae_core.errors import BackendError
-from dlae_core.weights import check_compatible
+from dlae_core.running.weights import check_compatible
 
-from .initializers import conv_to_torch, depthwise_to_torch, dense_to_torch
-from .layers import BatchNorm, Dense, PReLU
-from .layers_conv import Conv, DepthwiseConv, SeparableConv, TransposeConv
+from dlae_torch.initializers import conv_to_torch, depthwise_to_torch, dense_to_torch
+from dlae_torch.layers import BatchNorm, Dense, PReLU
+from dlae_torch.layers_conv import Conv, DepthwiseConv, SeparableConv, TransposeConv
 
 
 # -- torch layout -> Keras layout (the inverses of the initializers' converters) ----------------------

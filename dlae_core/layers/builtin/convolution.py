@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from ...config.values import Choice, Float, Int
-from ..kinds import INITIALIZERS, Dilation, IntTuple, Pads, Regularizer
-from ..spec import LayerSpec, LayerType, Param, ShapeError
+from dlae_core.config.values import Choice, Float, Int
+from dlae_core.layers.kinds import INITIALIZERS, Dilation, IntTuple, Pads, Regularizer
+from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError
 
 PADDING = Choice(("same", "valid"))
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ...config.values import Choice, Shape, Text
-from ..kinds import MERGE_MODES, LiteralBool, Weights
-from ..spec import LayerSpec, LayerType, Param, ShapeError
+from dlae_core.config.values import Choice, Shape, Text
+from dlae_core.layers.kinds import MERGE_MODES, LiteralBool, Weights
+from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError
 
 MERGE = Choice(MERGE_MODES)
 
@@ -66,19 +66,19 @@ class PretrainedNetwork(LayerType):
     example_params = {"weights": "none", "input_shape": (96, 96, 3)}
 
     def network_shapes(self, spec: LayerSpec) -> tuple[tuple, list[tuple]]:
-        from ..networks import network_shapes
+        from dlae_core.layers.networks import network_shapes
         return network_shapes(self.name, spec["input_shape"], spec["keep_heads"])
 
     def output_shape(self, shape: tuple, spec: LayerSpec) -> tuple:
         return self.network_shapes(spec)[0]
 
     def param_counts(self, shape: tuple, spec: LayerSpec) -> tuple[int, int]:
-        from ..networks import network_param_counts
+        from dlae_core.layers.networks import network_param_counts
         return network_param_counts(self.name, spec["input_shape"], spec["keep_heads"])
 
 
 def _network_types() -> tuple[type, ...]:
-    from ..networks import NETWORK_NAMES
+    from dlae_core.layers.networks import NETWORK_NAMES
     return tuple(
         type(name, (PretrainedNetwork,), {"name": name, "doc": f"{name} encoder (keras-applications layout)."})
         for name in NETWORK_NAMES

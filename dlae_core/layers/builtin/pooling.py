@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..kinds import IntTuple
-from ..spec import LayerSpec, LayerType, Param, ShapeError
-from .convolution import conv_length
+from dlae_core.layers.kinds import IntTuple
+from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError
+from dlae_core.layers.builtin.convolution import conv_length
 
 
 class Pooling(LayerType):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from ...config.values import Float, Int, Shape, Text
-from ..kinds import Permutation, TargetShape
-from ..spec import LayerSpec, LayerType, Param, ShapeError, numel
+from dlae_core.config.values import Float, Int, Shape, Text
+from dlae_core.layers.kinds import Permutation, TargetShape
+from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError, numel
 
 RATE = Float(0.0, 1.0, max_open=True)
 

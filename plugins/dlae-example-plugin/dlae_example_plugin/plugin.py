@@ -6,9 +6,9 @@ the PyTorch implementations are registered only when the torch backend asks for 
 
 from __future__ import annotations
 
-from dlae_core.components import ActivationInfo, LossInfo
+from dlae_core.plugin.components import ActivationInfo, LossInfo
 from dlae_core.config.values import Int
-from dlae_core.hookspecs import hookimpl
+from dlae_core.plugin.hookspecs import hookimpl
 from dlae_core.layers.spec import LayerSpec, LayerType, Param
 
 
@@ -49,9 +49,9 @@ def register_activations(register):
 @hookimpl
 def register_builders(backend, register):
     if backend == "torch":
-        from . import torch_impl as impl
+        from dlae_example_plugin import torch_impl as impl
     elif backend == "tensorflow":
-        from . import tf_impl as impl
+        from dlae_example_plugin import tf_impl as impl
     else:
         return
     register("layer", SqueezeExcitation2D.name, impl.build_squeeze_excitation)

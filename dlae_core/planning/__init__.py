@@ -1,0 +1,1 @@
+"""Planning: from a parsed config to checked graphs (no framework, no data)."""

@@ -1,0 +1,140 @@
+"""Cross-key checks of a parsed config (things one key alone cannot tell)."""
+
+from __future__ import annotations
+
+from dlae_core.config.schema import Config
+from dlae_core.errors import Problem, problem
+
+GAN_LOSSES = ("pix2pix", "cyclegan")
+
+
+def check_config(config: Config, registry) -> list[Problem]:
+    """Problems that involve several keys; every rule here says which key to change."""
+    found: list[Problem] = []
+    for rule in (_normalization, _loss, _paths, _session, _saving, _hardware, _bbd_options):
+        found.extend(rule(config, registry))
+    return found
+
+
+def _normalization(config: Config, registry) -> list[Problem]:
+    pre = config.preprocessing
+    kind = pre.normalization_type
+    out = []
+    if kind.startswith("global_"):
+        count = 2 if kind.endswith("_xy") else 1
+        for key in ("minimum_image_intensity", "maximum_image_intensity"):
+            values = getattr(pre, key)
+            if len(values) != count:
+                out.append(problem(f"preprocessing.{key}", f"{kind} needs exactly {count} value(s)",
+                                   expected="one number for inputs" if count == 1 else
+                                   "two comma-separated numbers: inputs, targets", received=", ".join(map(str, values))))
+        for index in range(count):
+            lo, hi = pre.minimum_image_intensity, pre.maximum_image_intensity
+            if index < len(lo) and index < len(hi) and hi[index] <= lo[index]:
+                out.append(problem("preprocessing.maximum_image_intensity",
+                                   f"the maximum intensity must exceed the minimum for {kind}",
+                                   expected=f"a value > {lo[index]}", received=hi[index]))
+    if kind.endswith("_xy") and kind != "none" and pre.categorical_switch:
+        out.append(problem("preprocessing.normalization_type",
+                           "a *_xy normalization rescales the targets, which cannot be combined with "
+                           "categorical_switch (class labels)", expected="a *_x normalization", received=kind))
+    return out
+
+
+def _loss(config: Config, registry) -> list[Problem]:
+    technique, loss_name = config.config_file.model_signal, config.loss_function.loss
+    info = registry.losses.get(loss_name)
+    if info is None:
+        return []
+    out = []
+    if technique == "GAN" and loss_name not in GAN_LOSSES:
+        out.append(problem("loss_function.loss", "a GAN is chosen by its loss",
+                           expected="'pix2pix' or 'cyclegan'", received=loss_name))
+    elif technique in registry.techniques and technique not in info.techniques:
+        suited = sorted(n for n, i in registry.losses.items() if technique in i.techniques)
+        out.append(problem("loss_function.loss", f"loss {loss_name!r} cannot train a {technique}",
+                           expected="one of " + ", ".join(repr(n) for n in suited), received=loss_name))
+    if loss_name == "tversky":
+        p1, p2 = config.loss_function.parameter1, config.loss_function.parameter2
+        if p1 < 0 or p2 < 0 or p1 + p2 <= 0:
+            out.append(problem("loss_function.parameter1", "tversky needs alpha, beta >= 0 with alpha + beta > 0",
+                               expected="e.g. parameter1 0.3 and parameter2 0.7", received=(p1, p2)))
+    if loss_name in ("jaccard", "focal") and config.loss_function.parameter1 <= 0:
+        meaning = "the smoothing constant" if loss_name == "jaccard" else "alpha"
+        out.append(problem("loss_function.parameter1", f"{loss_name} is identically zero unless {meaning} > 0",
+                           expected="a number > 0 (e.g. 100 for jaccard, 0.75 for focal)",
+                           received=config.loss_function.parameter1))
+    if loss_name == "ssd" and int(config.loss_function.parameter1) < 0:
+        out.append(problem("loss_function.parameter1", "the negatives:positives ratio must be >= 0",
+                           received=config.loss_function.parameter1))
+    return out
+
+
+def _pair(config: Config, a: str, b: str) -> list[Problem]:
+    first, second = getattr(config.paths, a), getattr(config.paths, b)
+    if bool(first) != bool(second):
+        missing = b if first else a
+        return [problem(f"paths.{missing}", f"paths.{a} and paths.{b} must be set together",
+                        expected="a path", received="")]
+    return []
+
+
+def _paths(config: Config, registry) -> list[Problem]:
+    return _pair(config, "train_X", "train_y") + _pair(config, "validation_X", "validation_y")
+
+
+def _session(config: Config, registry) -> list[Problem]:
+    session = config.config_file.type_signal
+    paths = config.paths
+    if session == "Inference":
+        out = []
+        if not paths.load_model:
+            out.append(problem("paths.load_model", "an Inference session needs the model to load",
+                               expected="the path of a saved model", received=""))
+        if not paths.test_X:
+            out.append(problem("paths.test_X", "an Inference session needs the inputs to predict on",
+                               expected="an HDF5 file path", received=""))
+        return out
+    if session == "Train from Checkpoint" and not paths.load_checkpoint:
+        return [problem("paths.load_checkpoint", "Train from Checkpoint needs the checkpoint to continue from",
+                        expected="the path of a checkpoint saved by dlae", received="")]
+    return []
+
+
+def _saving(config: Config, registry) -> list[Problem]:
+    save = config.save_configurations
+    out = []
+    for what in ("model", "csv", "checkpoints", "tensorboard"):
+        if getattr(save, f"save_{what}_switch") and not getattr(save, f"save_{what}_path"):
+            out.append(problem(f"save_configurations.save_{what}_path",
+                               f"save_{what}_switch is True but no path is given", expected="a path", received=""))
+    return out
+
+
+def _hardware(config: Config, registry) -> list[Problem]:
+    train = config.training_configurations
+    if config.config_file.model_signal == "GAN" and train.number_of_gpus > 1:
+        return [problem("training_configurations.number_of_gpus", "GAN training runs on one device",
+                        expected="1", received=train.number_of_gpus)]
+    return []
+
+
+def _bbd_options(config: Config, registry) -> list[Problem]:
+    if config.config_file.model_signal != "BBD":
+        return []
+    bbd, out = config.bbd_options, []
+    if config.preprocessing.image_context != "2D":
+        out.append(problem("preprocessing.image_context", "BBD detects boxes in 2D images only",
+                           expected="'2D'", received=config.preprocessing.image_context))
+    if bbd.negative_iou_limit > bbd.positive_iou_threshold:
+        out.append(problem("bbd_options.negative_iou_limit", "the neutral-anchor limit must not exceed "
+                           "positive_iou_threshold", expected=f"a value <= {bbd.positive_iou_threshold}",
+                           received=bbd.negative_iou_limit))
+    nested = [v for v in bbd.aspect_ratios if isinstance(v, tuple)]
+    if bbd.aspect_ratios_type == "global" and nested:
+        out.append(problem("bbd_options.aspect_ratios", "global aspect ratios are one tuple of numbers",
+                           expected="e.g. (0.5, 1.0, 2.0)", received=bbd.aspect_ratios))
+    if bbd.aspect_ratios_type == "per predictor layer" and len(nested) != len(bbd.aspect_ratios):
+        out.append(problem("bbd_options.aspect_ratios", "per-layer aspect ratios are one tuple per predictor layer",
+                           expected="e.g. ((1.0, 2.0, 0.5), (1.0, 2.0, 0.5))", received=bbd.aspect_ratios))
+    return out

@@ -1,0 +1,235 @@
+"""Layer list -> backend-neutral graph IR with inferred shapes (LAYER_GRAMMAR.md §4).
+
+Backends translate :class:`Graph` node by node; they never re-parse layer strings.
+Node ops: ``input``, ``layer`` (a registered layer type applied to one input),
+``merge`` (a skip target or the pix2pix input concatenation; ``inputs`` = (skip, current)),
+``pretrained`` (an encoder applied to its input) and ``tap`` (tap ``tap_index`` of an encoder).
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from dlae_core.errors import Problem
+from dlae_core.layers.builtin.markers import merge_shape
+from dlae_core.layers.spec import LayerSpec, ShapeError, numel
+
+
+@attrs.frozen
+class Node:
+    id: int
+    name: str
+    op: str
+    spec: LayerSpec | None
+    inputs: tuple[int, ...]
+    output_shape: tuple
+    position: int | None = None  # index in the layer list it came from
+    mode: str | None = None  # merge type for merge nodes
+    tap_index: int | None = None
+    trainable_params: int = 0
+    non_trainable_params: int = 0
+
+
+@attrs.frozen
+class Graph:
+    list_name: str
+    nodes: tuple[Node, ...]
+    inputs: tuple[int, ...]
+    output: int
+    hooks: tuple[int, ...] = ()
+
+    @property
+    def output_shape(self) -> tuple:
+        return self.nodes[self.output].output_shape
+
+    @property
+    def input_shapes(self) -> tuple[tuple, ...]:
+        return tuple(self.nodes[i].output_shape for i in self.inputs)
+
+    def hook_shapes(self) -> tuple[tuple, ...]:
+        return tuple(self.nodes[i].output_shape for i in self.hooks)
+
+    def totals(self) -> tuple[int, int]:
+        return (sum(n.trainable_params for n in self.nodes), sum(n.non_trainable_params for n in self.nodes))
+
+    def activation_elements(self) -> int:
+        """Elements of every node output for one sample (what training keeps for backward)."""
+        return sum(numel(n.output_shape) for n in self.nodes if n.op != "input")
+
+
+class WalkError(Exception):
+    def __init__(self, problem: Problem):
+        super().__init__(problem.line())
+        self.problem = problem
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+class _Builder:
+    """Mutable state of one walk: nodes so far, current tensor, skip stacks, hooks."""
+
+    def __init__(self, list_name: str, registry):
+        self.list_name, self.registry = list_name, registry
+        self.nodes: list[Node] = []
+        self.counts: dict[str, int] = {}
+        self.inputs: list[int] = []
+        self.current: int | None = None
+        self.outer: list[int] = []
+        self.inner: list[int] = []
+        self.hooks: list[int] = []
+
+    def where(self, position: int | None) -> str:
+        return f"layers.{self.list_name}" + (f"[{position}]" if position is not None else "")
+
+    def add(self, op: str, spec: LayerSpec | None, inputs: tuple[int, ...], shape: tuple, *,
+            position: int | None, label: str, **extra) -> int:
+        base = _snake(label)
+        self.counts[base] = self.counts.get(base, 0) + 1
+        node = Node(len(self.nodes), f"{base}_{self.counts[base]}", op, spec, inputs, tuple(shape),
+                    position, **extra)
+        self.nodes.append(node)
+        return node.id
+
+    def shape(self, node_id: int) -> tuple:
+        return self.nodes[node_id].output_shape
+
+    def fail(self, position: int | None, what: str, spec: LayerSpec | None = None, expected: str | None = None):
+        from dlae_core.errors import _MISSING
+
+        received = self.describe(spec) if spec is not None else _MISSING
+        raise WalkError(Problem(self.where(position), what, expected, received))
+
+    def describe(self, spec: LayerSpec) -> str:
+        from dlae_core.layers.grammar import format_layer
+
+        return format_layer(spec, self.registry, legacy=True)
+
+    # -- steps ---------------------------------------------------------------------------
+    def add_input(self, spec: LayerSpec, position: int) -> None:
+        node = self.add("input", spec, (), spec["shape"], position=position, label="input")
+        self.inputs.append(node)
+        self.current = node
+
+    def apply(self, spec: LayerSpec, position: int) -> None:
+        layer_type = self.registry.layers[spec.type]
+        role = layer_type.role
+        if role == "input":
+            self.fail(position, "Input may only be the first entry of a layer list", spec)
+        if role == "pretrained":
+            self.apply_pretrained(layer_type, spec, position)
+        elif role == "outer_source":
+            self.outer.append(self.current)
+        elif role == "inner_source":
+            self.inner.append(self.current)
+        elif role == "hook":
+            self.hooks.append(self.current)
+        elif role in ("outer_target", "inner_target"):
+            self.apply_merge(role, spec, position)
+        else:
+            self.apply_layer(layer_type, spec, position)
+
+    def apply_layer(self, layer_type, spec: LayerSpec, position: int) -> None:
+        shape = self.shape(self.current)
+        try:
+            out = layer_type.output_shape(shape, spec)
+            trainable, frozen = layer_type.param_counts(shape, spec)
+        except ShapeError as exc:
+            self.fail(position, f"cannot apply {spec.type} to the shape {shape}: {exc}", spec)
+        self.current = self.add("layer", spec, (self.current,), out, position=position, label=spec.type,
+                                trainable_params=trainable, non_trainable_params=frozen)
+
+    def apply_merge(self, role: str, spec: LayerSpec, position: int) -> None:
+        stack, kind = (self.outer, "outer") if role == "outer_target" else (self.inner, "inner")
+        if not stack:
+            self.fail(position, f"no open {kind} skip source to merge with (every {spec.type} needs an "
+                                f"earlier unconsumed {kind.capitalize()} skip source)", spec)
+        skip = stack.pop()
+        mode = spec["mode"]
+        try:
+            out = merge_shape(mode, self.shape(skip), self.shape(self.current))
+        except ShapeError as exc:
+            self.fail(position, f"cannot merge the skip from {self.nodes[skip].name}: {exc}", spec)
+        self.current = self.add("merge", spec, (skip, self.current), out, position=position,
+                                label=f"{kind}_skip_{mode}", mode=mode)
+
+    def apply_pretrained(self, layer_type, spec: LayerSpec, position: int) -> None:
+        if position != 1:
+            self.fail(position, f"{spec.type} must directly follow the Input layer (it replaces the "
+                                f"network input; layers before it would be discarded)", spec)
+        input_shape = self.shape(self.inputs[0])
+        if tuple(spec["input_shape"]) != input_shape:
+            self.fail(position, f"{spec.type}'s input_shape {spec['input_shape']} differs from the Input layer's "
+                                f"shape {input_shape}", spec, expected=f"input_shape {input_shape}")
+        if spec["weights"] == "imagenet" and input_shape[-1] != 3:
+            self.fail(position, f"ImageNet weights need a 3-channel input but the input has {input_shape[-1]} "
+                                f"channel(s); set preprocessing.repeat_X_switch (quantity 3) and a 3-channel Input, "
+                                f"or use weights 'none'", spec)
+        try:
+            out, taps = layer_type.network_shapes(spec)
+            trainable, frozen = layer_type.param_counts(input_shape, spec)
+        except ShapeError as exc:
+            self.fail(position, f"cannot build {spec.type}: {exc}", spec)
+        network = self.add("pretrained", spec, (self.current,), out, position=position, label=spec.type,
+                           trainable_params=trainable, non_trainable_params=frozen)
+        self.current = network
+        tap_ids = self.add_taps(spec, network, taps, position)
+        if spec["skip_starts"]:
+            self.outer = list(tap_ids)
+        if spec["hook_connections"]:
+            self.hooks = list(tap_ids)
+
+    def add_taps(self, spec: LayerSpec, network: int, taps: list[tuple], position: int) -> list[int]:
+        from dlae_core.layers.networks import tap_extra_param_counts
+
+        extra_trainable, extra_frozen = tap_extra_param_counts(spec.type, spec["input_shape"])
+        ids = []
+        for index, shape in enumerate(taps):
+            first = index == 0
+            ids.append(self.add("tap", spec, (network,), shape, position=position,
+                                label=f"{spec.type}_tap{index + 1}", tap_index=index,
+                                trainable_params=extra_trainable if first else 0,
+                                non_trainable_params=extra_frozen if first else 0))
+        return ids
+
+    def graph(self) -> Graph:
+        return Graph(self.list_name, tuple(self.nodes), tuple(self.inputs), self.current, tuple(self.hooks))
+
+
+def build_graph(list_name: str, specs: tuple[LayerSpec, ...], registry, *,
+                condition_shape: tuple | None = None) -> Graph:
+    """Walk one layer list. ``condition_shape`` makes it a pix2pix discriminator: the
+    list's Input is the target image T, a second input S of that shape is the source,
+    and position 1 receives the channel concatenation [T, S]. Raises WalkError."""
+    builder = _Builder(list_name, registry)
+    if not specs:
+        builder.fail(None, "the layer list is empty", expected="a list starting with an Input layer")
+    first = specs[0]
+    if registry.layers[first.type].role != "input":
+        builder.fail(0, "the first layer must be Input", first, expected='"Input:(rows, cols, channels)"')
+    builder.add_input(first, 0)
+    if condition_shape is not None:
+        _condition(builder, condition_shape)
+    for position, spec in enumerate(specs[1:], start=1):
+        if condition_shape is not None and registry.layers[spec.type].role in ("pretrained", "hook"):
+            builder.fail(position, f"{spec.type} cannot be used in a pix2pix discriminator", spec)
+        builder.apply(spec, position)
+    if builder.current == builder.inputs[0] and len(specs) == 1:
+        builder.fail(None, "the layer list has only an Input layer", expected="at least one layer after Input")
+    return builder.graph()
+
+
+def _condition(builder: _Builder, source_shape: tuple) -> None:
+    target = builder.inputs[0]
+    source = builder.add("input", LayerSpec("Input", {"shape": source_shape}), (), source_shape,
+                         position=None, label="source_input")
+    builder.inputs.append(source)
+    try:
+        shape = merge_shape("concatenate", builder.shape(target), source_shape)
+    except ShapeError as exc:
+        builder.fail(0, f"the discriminator's target input cannot be joined with the generator's source input: {exc}")
+    builder.current = builder.add("merge", None, (target, source), shape, position=None,
+                                  label="condition_concatenate", mode="concatenate")

@@ -1,0 +1,1 @@
+"""Running: sessions, outputs, predictions, the canonical weights and backend parity."""

@@ -1,0 +1,87 @@
+"""The framework-free side of an inference session, shared by every backend.
+
+A backend's predictor loads its model file, then hands the rest to :class:`PredictionJob`: which
+preprocessing applies (the saved training config's, with its featurewise statistics), which samples
+to read, what each output becomes in the predictions file and which attributes describe it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from dlae_core.config.parser import parse_config
+from dlae_core.data.datasets import PredictionSamples
+from dlae_core.data.preprocess import Preprocessor
+from dlae_core.data.splits import make_splits
+from dlae_core.errors import ModelFileError
+from dlae_core.planning.plan import ModelPlan, plan_model
+from dlae_core.running.run import Run, predictions_path, refuse_existing
+
+
+def claim_predictions_path(run: Run) -> Path:
+    """Where this session writes its predictions; refuses (before any work) an existing file
+    unless ``--overwrite``."""
+    out_path = predictions_path(run.config, run.options.predictions)
+    refuse_existing([("predictions file", out_path)], run.options.overwrite, hint="or choose --predictions")
+    return out_path
+
+
+def saved_plan(payload: dict, registry, path: str, technique: str | None = None) -> ModelPlan:
+    """The model plan of the training config stored in a model file (its data paths dropped, so a
+    file trained elsewhere rebuilds here); ModelFileError unless it is a ``technique`` model."""
+    try:
+        saved = parse_config(payload["config"], registry, source=path)
+        plan = plan_model(saved.evolve(paths={"load_model": None, "test_X": None, "load_checkpoint": None},
+                                       config_file={"type_signal": "Train"}), registry)
+    except Exception as exc:
+        raise ModelFileError(f"the network stored in {path!r} cannot be rebuilt here: "
+                             f"{str(exc).splitlines()[0]}") from None
+    if technique is not None and plan.technique != technique:
+        raise ModelFileError(f"{path!r} holds a {plan.technique} model, not a {technique} model; set "
+                             f"config_file.model_signal to {plan.technique!r} or load a {technique} model")
+    return plan
+
+
+@attrs.frozen
+class _SavedStats:
+    mean: np.ndarray
+    std: np.ndarray
+
+
+@attrs.frozen(eq=False)
+class PredictionJob:
+    """What to predict and how to store it, for a model trained with ``plan``."""
+
+    preprocessor: Preprocessor
+    samples: PredictionSamples
+    technique: str
+    model_path: str
+
+    @classmethod
+    def create(cls, run: Run, plan: ModelPlan, payload: dict) -> "PredictionJob":
+        stats = payload.get("stats")
+        stats = _SavedStats(stats["mean"], stats["std"]) if stats else None
+        pre = Preprocessor(run.config, plan, run.registry, stats=stats)
+        split = make_splits(run.config, "Inference")["test"]
+        return cls(pre, PredictionSamples(pre, split), plan.technique, str(run.config.paths.load_model))
+
+    @property
+    def generates_images(self) -> bool:
+        return self.technique == "GAN"
+
+    def output(self, array: np.ndarray) -> np.ndarray:
+        """The stored form of one network output: GAN images in target units where the
+        normalization is invertible, anything else as the network gives it."""
+        return self.preprocessor.inverse_target(array) if self.generates_images else array
+
+    def outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The stored form of each sample of a batch of network outputs."""
+        return [self.output(array) for array in batch]
+
+    def attributes(self, backend: str) -> dict:
+        values = (self.preprocessor.target_space if self.generates_images
+                  else "network output (probabilities for softmax outputs)")
+        return {"backend": backend, "model": self.model_path, "technique": self.technique, "values": values}

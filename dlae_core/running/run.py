@@ -1,0 +1,96 @@
+"""What a run needs besides the model: options, planned outputs, predictions files.
+
+Framework-free; the backends' ``train``/``predict`` receive a :class:`Run`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from dlae_core.config.schema import Config
+from dlae_core.errors import OutputExistsError
+from dlae_core.planning.plan import ModelPlan
+from dlae_core.running.outputs import write_atomic
+
+PREFIX = {"CNN": "cnn", "FCN": "fcn", "GAN": "gan", "BBD": "bbd"}
+
+
+@attrs.frozen
+class RunOptions:
+    backend: str
+    overwrite: bool = False
+    predictions: str | None = None
+    quiet: bool = False
+    workers: int | None = None  # data-loader worker processes (None: chosen from the CPU count)
+
+
+@attrs.frozen
+class Run:
+    config: Config
+    plan: ModelPlan
+    registry: object
+    options: RunOptions
+
+    @property
+    def session(self) -> str:
+        return self.config.config_file.type_signal
+
+
+def training_outputs(config: Config) -> list[tuple[str, Path]]:
+    """(what, path) of every file or folder a training session will write."""
+    save, out = config.save_configurations, []
+    for what, switch, path in (("final model", save.save_model_switch, save.save_model_path),
+                               ("checkpoint", save.save_checkpoints_switch, save.save_checkpoints_path),
+                               ("CSV history", save.save_csv_switch, save.save_csv_path),
+                               ("TensorBoard log folder", save.save_tensorboard_switch, save.save_tensorboard_path)):
+        if switch and path:
+            out.append((what, Path(path)))
+    return out
+
+
+def refuse_existing(outputs: Iterable[tuple[str, Path]], overwrite: bool, *, keep: Iterable[Path] = (),
+                    hint: str = "or change save_configurations") -> None:
+    """One-line error before any work when an output exists and ``overwrite`` is off."""
+    keep = {Path(p).resolve() for p in keep}
+    existing = [f"{what} {str(path)!r}" for what, path in outputs
+                if path.exists() and path.resolve() not in keep and not _empty_dir(path)]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{'; '.join(existing)} already exist(s); pass --overwrite to replace, {hint}")
+
+
+def _empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def predictions_path(config: Config, given: str | None, now: datetime.datetime | None = None) -> Path:
+    """``--predictions`` as given, else the original's name in the working directory
+    (``<kind>_predictions_date_YYYY_MM_DD_time_HH_MM_SS.h5``)."""
+    if given:
+        return Path(given)
+    now = now or datetime.datetime.now()
+    prefix = PREFIX.get(config.config_file.model_signal, config.config_file.model_signal.lower())
+    return Path(f"{prefix}_predictions_date_{now:%Y_%m_%d}_time_{now:%H_%M_%S}.h5")
+
+
+def write_predictions(path: Path, items: Iterable[tuple[str, np.ndarray]], attributes: dict) -> int:
+    """One dataset per input sample, named as in test_X; returns the number written. Atomic."""
+    import h5py
+
+    count = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal count
+        with h5py.File(tmp, "w") as handle:
+            for key, value in attributes.items():
+                handle.attrs[key] = value
+            for name, array in items:
+                handle.create_dataset(name, data=np.asarray(array, dtype=np.float32))
+                count += 1
+
+    write_atomic(path, write)
+    return count

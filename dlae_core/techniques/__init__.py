@@ -1,0 +1,1 @@
+"""The techniques (model types): each a package registered as a plugin component."""
