@@ -80,6 +80,11 @@ class ConfigError(ProblemsError):
     """The configuration file is malformed or holds invalid values."""
 
 
+class UnimplementedComponentsError(ProblemsError):
+    """Components of the config (layers, activations, loss, optimizer, technique) that the chosen
+    backend has no implementation of, each located in the config."""
+
+
 class DataError(ProblemsError):
     """A data file is missing or does not hold the layout the model needs."""
 
@@ -93,7 +98,28 @@ class PluginError(DlaeError):
 
 
 class BackendError(DlaeError):
-    """The requested backend is unknown or its framework is not installed."""
+    """A backend could not do what the session asked; the subclasses say what failed."""
+
+
+class BackendUnavailableError(BackendError):
+    """The requested backend is unknown, or its framework is not installed or not usable."""
+
+
+class MissingImplementationError(BackendError):
+    """A component of the config (layer, loss, optimizer, activation, technique) has no
+    implementation for the chosen backend."""
+
+
+class UnsupportedSettingError(BackendError):
+    """The config asks for something this version cannot do on this backend (e.g. several GPUs)."""
+
+
+class TrainingError(BackendError):
+    """Training started but cannot go on (a non-finite loss)."""
+
+
+class WeightExchangeError(BackendError):
+    """Weights in the canonical layout do not fit a model (dlae check, the contract tests)."""
 
 
 class OutputExistsError(DlaeError):
@@ -101,7 +127,7 @@ class OutputExistsError(DlaeError):
 
 
 class ModelFileError(DlaeError):
-    """A saved model or checkpoint cannot be read."""
+    """A saved model or checkpoint cannot be read, or does not fit the config's network."""
 
 
 def problem(where: str, what: str, *, expected: str | None = None, received: object = _MISSING,

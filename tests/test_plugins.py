@@ -19,7 +19,8 @@ from dlae_core.errors import ConfigError, PluginError
 from dlae_core.plugin.hookspecs import hookimpl
 from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError
 from dlae_core.planning.plan import plan_model
-from dlae_core.plugin.registry import PluginLoadWarning, Registry, make_plugin_manager, reset_registry
+from dlae_core.plugin.manager import PluginLoadWarning, make_plugin_manager
+from dlae_core.plugin.registry import Registry, reset_registry
 
 PLUGIN_NAME = "dlae_test_plugin"
 

@@ -68,7 +68,12 @@ def check(ctx: click.Context, config_path: str, backends: tuple[str, str], toler
     shapes, outputs and the configured loss on one random batch. Exit code 1 when they differ."""
     from dlae_core.running.parity import check_parity
 
-    config, plan, registry = load_and_plan(config_path, check_data=False)
+    from dlae_core.plugin.registry import get_registry
+
+    registry = get_registry()
+    registry.check_backend(backends[1])
+    config, plan, registry = load_and_plan(config_path, check_data=False, registry=registry, backend=backends[0])
+    load_and_plan(config_path, check_data=False, registry=registry, backend=backends[1])
     report = check_parity(config, plan, registry, backends, batch=batch, seed=seed, tolerance=tolerance)
     print_report(report)
     problems = report.problems()

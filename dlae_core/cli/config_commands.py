@@ -20,9 +20,12 @@ def _summary(path: str, config, plan) -> str:
 @click.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--skip-data", is_flag=True, help="Skip the checks that open the data files.")
-def validate(config_path: str, skip_data: bool) -> None:
-    """Check CONFIG: every key, the layer graph and shapes, and (unless --skip-data) the data files."""
-    config, plan, _ = load_and_plan(config_path, check_data=not skip_data)
+@click.option("--backend", "-b", default=None,
+              help="Also check that this backend implements every layer, activation, loss and optimizer used.")
+def validate(config_path: str, skip_data: bool, backend: str | None) -> None:
+    """Check CONFIG: every key, the layer graph and shapes, (with --backend) the backend's
+    implementations, and (unless --skip-data) the data files."""
+    config, plan, _ = load_and_plan(config_path, check_data=not skip_data, backend=backend)
     click.echo(_summary(config_path, config, plan))
 
 
@@ -34,7 +37,7 @@ def inspect(config_path: str, as_json: bool, backend: str | None) -> None:
     """Show every layer with its output shape and parameter counts."""
     from dlae_core.planning.inspection import inspect_plan
 
-    config, plan, registry = load_and_plan(config_path, check_data=False)
+    config, plan, registry = load_and_plan(config_path, check_data=False, backend=backend)
     report = inspect_plan(config, plan, registry, backend=backend)
     if as_json:
         click.echo(json.dumps(report, indent=1))

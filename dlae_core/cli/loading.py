@@ -5,16 +5,25 @@ from __future__ import annotations
 from dlae_core.errors import DataError
 
 
-def load_and_plan(path: str, *, check_data: bool, registry=None, session: str | None = None):
-    """Parse, check and plan ``path``; with ``check_data`` also check its data files.
-    Returns (config, plan, registry). Raises ConfigError / DataError / ConfigFileError."""
+def load_and_plan(path: str, *, check_data: bool, registry=None, session: str | None = None,
+                  backend: str | None = None):
+    """Parse, check and plan ``path``. With ``backend``, that backend is checked first (unknown or
+    not installed) and every component without an implementation for it is reported before any
+    data is read; with ``check_data`` the data files are checked last.
+    Returns (config, plan, registry). Raises BackendUnavailableError / ConfigError /
+    UnimplementedComponentsError / DataError / ConfigFileError."""
     from dlae_core.config.parser import load_config
+    from dlae_core.planning.implementations import check_implementations
     from dlae_core.planning.plan import plan_model
     from dlae_core.plugin.registry import get_registry
 
     registry = registry or get_registry()
+    if backend is not None:
+        registry.check_backend(backend)
     config = load_config(path, registry)
     plan = plan_model(config, registry)
+    if backend is not None:
+        check_implementations(config, plan, registry, backend)
     if check_data:
         from dlae_core.data.checks import check_data as run_checks
 

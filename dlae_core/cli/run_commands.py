@@ -1,4 +1,4 @@
-"""``dlae run`` and ``dlae predict``: sessions carried out by a backend."""
+"""``dlae run`` and ``dlae predict``: the technique's session, carried out on the chosen backend."""
 
 from __future__ import annotations
 
@@ -18,15 +18,16 @@ WORKERS = click.option("--workers", type=click.IntRange(min=0), default=None,
 def _execute(config_path: str, backend: str, session: str | None, **options) -> None:
     from dlae_core.running.run import Run, RunOptions
 
-    config, plan, registry = load_and_plan(config_path, check_data=True, session=session)
-    engine = registry.backend(backend)(registry)
+    config, plan, registry = load_and_plan(config_path, check_data=True, session=session, backend=backend)
+    engine = registry.backend(backend)
+    technique = registry.techniques[plan.technique]
     run = Run(config, plan, registry, RunOptions(backend=backend, **options))
     kind = session or config.config_file.type_signal
     if kind == "Inference":
-        path, count = engine.predict(run)
+        path, count = technique.predict(run, engine)
         click.echo(f"wrote {count} predictions to {path}")
     else:
-        engine.train(run)
+        technique.train(run, engine)
 
 
 @click.command()

@@ -14,7 +14,6 @@ count.
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -147,8 +146,8 @@ def _check_pair(out: list[Problem], rules: "_Rules", x: tuple[str, str], y: tupl
             out.extend(ytally.problems())
             in_y = set(common)
             picked = [n for n in picked if n in in_y] or [common[i] for i in sample_positions(len(common))]
-            if rules.technique == "BBD":
-                picked = common  # boxes are a few numbers per sample: check every one before training
+            if rules.technique.check_every_target:
+                picked = common  # e.g. boxes: a few numbers per sample, all checked before training
             out.extend(_values(y, yfile, picked, rules, skip=ytally.names))
         return len(names)
     finally:
@@ -189,20 +188,18 @@ class _Rules:
 
     def __init__(self, config, plan, registry):
         pre = config.preprocessing
-        self.technique = plan.technique
+        self.technique = registry.techniques[plan.technique]
         main = plan.main
         self.x_expected = tuple(main.input_shapes[0])
         self.spatial = len(self.x_expected) - 1
-        self.output = tuple(main.output_shape)
-        if self.technique == "GAN":
-            self.output = tuple(plan.graphs["discriminator"].input_shapes[0])
+        self.output = self.technique.target_shape(plan)
         self.repeat = pre.repeat_X_quantity if pre.repeat_X_switch else 1
         info = registry.losses.get(config.loss_function.loss)
         self.target = info.target if info is not None else None
         self.switch = pre.categorical_switch
         self.labels = self.target == "sparse" or (self.switch and self.target in ("onehot", "sparse", "dense"))
         self.classes = pre.categories if self.switch else (self.output[-1] if self.output else 1)
-        self.number_classes = config.bbd_options.number_classes
+        self.config = config
 
     # -- inputs -------------------------------------------------------------------------
     def x_shape(self, tally: _Tally, name: str, shape: tuple) -> None:
@@ -223,93 +220,15 @@ class _Rules:
             return f"{want[:-1] + (want[-1] // self.repeat,)} (channels x {self.repeat} = {want[-1]})"
         return f"{want}" + (f" or {want[:-1]}" if want[-1] == 1 else "")
 
-    # -- target shapes ------------------------------------------------------------------
+    # -- targets: the technique says what it needs ------------------------------------------
     def y_shape(self, tally: _Tally, name: str, shape: tuple, x_shape: tuple) -> None:
-        check = {"CNN": self._cnn_y, "FCN": self._fcn_y, "GAN": self._gan_y, "BBD": self._bbd_y}.get(self.technique)
-        if check is not None:
-            check(tally, name, tuple(shape), tuple(x_shape))
+        self.technique.check_target_shape(self, tally, name, tuple(shape), tuple(x_shape))
 
-    def _cnn_y(self, tally, name, shape, x_shape) -> None:
-        if self.labels:
-            if shape not in ((), (1,)):
-                tally.add("y-shape", name, "a class label must be a scalar or a (1,) array",
-                          f"() or (1,) holding an integer class in 0..{self.classes - 1}", shape)
-        elif self.target == "onehot":
-            if shape != self.output:
-                tally.add("y-shape", name, f"loss needs one-hot targets of the output size {self.output[-1]} "
-                          "(or set preprocessing.categorical_switch to store integer labels)", str(self.output), shape)
-        elif self.target == "dense" and shape != self.output and not (shape == () and self.output == (1,)):
-            tally.add("y-shape", name, f"a regression target must have the model output shape {self.output}",
-                      str(self.output), shape)
-
-    def _fcn_y(self, tally, name, shape, x_shape) -> None:
-        got = with_channel_axis(shape, self.spatial)
-        if len(got) != self.spatial + 1:
-            tally.add("y-rank", name, f"a {len(shape)}-D target cannot be a per-pixel map of the model output "
-                      f"{self.output}", f"{self.spatial}-D or {self.spatial + 1}-D maps", shape)
-            return
-        x_spatial = with_channel_axis(x_shape, self.spatial)[:-1]
-        if len(x_spatial) == self.spatial and got[:-1] != x_spatial:
-            tally.add("y-spatial-x", name, f"the target's spatial size differs from its input's {x_spatial}",
-                      f"{x_spatial} (rows, cols{', slices' if self.spatial == 3 else ''} of X)", shape)
-        if got[:-1] != self.output[:-1]:
-            tally.add("y-spatial", name, f"the target's spatial size differs from the model output {self.output}",
-                      str(self.output[:-1]), shape)
-        channels = 1 if self.labels else self.output[-1]
-        if self.target in ("sparse", "onehot", "dense") and got[-1] != channels:
-            kind = "a label map has one channel" if self.labels else f"targets need the {channels} output channels"
-            tally.add("y-channels", name, f"{kind}", f"{got[:-1] + (channels,)}", shape)
-
-    def _gan_y(self, tally, name, shape, x_shape) -> None:
-        got = with_channel_axis(shape, self.spatial)
-        want = self.output if not self.switch else self.output[:-1] + (1,)
-        if got != want:
-            tally.add("y-shape", name, f"the target image must have the generator output shape {self.output} "
-                      "(the discriminator Input)",
-                      f"{want}" + (f" or {want[:-1]}" if want[-1] == 1 else ""), shape)
-
-    def _bbd_y(self, tally, name, shape, x_shape) -> None:
-        if not (shape == (5,) or (len(shape) == 2 and shape[1] == 5) or math.prod(shape) == 0):
-            tally.add("y-shape", name, "boxes must be rows [class, xmin, ymin, xmax, ymax]",
-                      "(n, 5), (5,) for one box or (0, 5) for none", shape)
-
-    # -- target values ------------------------------------------------------------------
     def y_values(self, tally: _Tally, name: str, values: np.ndarray) -> None:
-        if self.technique == "BBD":
-            self._boxes(tally, name, values)
-        elif self.technique in ("CNN", "FCN") and self.labels:
-            values = values.astype(np.float64)
-            bad = values[(values != np.floor(values)) | (values < 0) | (values >= self.classes)]
-            if bad.size:
-                source = "preprocessing.categories" if self.switch else "the model output size"
-                tally.add("labels", name, f"class labels out of range ({source} = {self.classes})",
-                          f"integers 0..{self.classes - 1}", sorted({_num(v) for v in bad.ravel()})[:5])
-        elif self.technique in ("CNN", "FCN") and self.target == "onehot":
-            if values.size and (values.min() < 0 or values.max() > 1):
-                tally.add("onehot", name, "one-hot target values must lie in [0, 1]", "values in [0, 1]",
-                          (_num(values.min()), _num(values.max())))
-
-    def _boxes(self, tally: _Tally, name: str, values: np.ndarray) -> None:
-        if values.size == 0 or values.shape[-1] != 5:
-            return
-        rows, height, width = values.reshape(-1, 5).astype(np.float64), self.x_expected[0], self.x_expected[1]
-        for index, row in enumerate(rows):
-            cls, xmin, ymin, xmax, ymax = row
-            issue = None
-            if cls != int(cls) or not 1 <= cls <= self.number_classes:
-                issue = ("box-class", f"class {_num(cls)} is not an object class",
-                         f"an integer in 1..{self.number_classes} (bbd_options.number_classes; 0 is background)")
-            elif xmax <= xmin or ymax <= ymin:
-                issue = ("box-size", "the box is empty (xmax <= xmin or ymax <= ymin)",
-                         "xmin < xmax and ymin < ymax (x = column, y = row)")
-            elif xmin < 0 or ymin < 0 or xmax > width or ymax > height:
-                issue = ("box-inside", f"the box leaves the {height}x{width} image",
-                         f"0 <= xmin < xmax <= {width} and 0 <= ymin < ymax <= {height}")
-            if issue:
-                tally.add(issue[0], name, f"box {index}: {issue[1]}", issue[2], [_num(v) for v in row])
-                return
+        self.technique.check_target_values(self, tally, name, values)
 
 
-def _num(value) -> int | float:
+def number_text(value) -> int | float:
+    """A number as a person writes it: 3, not 3.0."""
     value = float(value)
     return int(value) if value.is_integer() else value

@@ -36,8 +36,6 @@ from dlae_core.errors import DataError, problem
 from dlae_core.data.hdf5 import SampleFile, add_channel_axis
 
 EPSILON = 1e-6  # featurewise / samplewise standardization: x / (std + EPSILON)
-PIXEL_TECHNIQUES = ("FCN", "GAN")
-CATEGORICAL_TECHNIQUES = ("CNN", "FCN", "GAN")
 
 
 @attrs.frozen(eq=False)
@@ -87,8 +85,9 @@ class Normalization:
         return "[-1, 1]" if self.negpos else "[0, 1]"
 
 
-def normalizations(preprocessing, technique: str) -> tuple[Normalization, Normalization]:
-    """(X normalization, y normalization) of a ``preprocessing`` config section."""
+def normalizations(preprocessing, map_targets: bool) -> tuple[Normalization, Normalization]:
+    """(X normalization, y normalization) of a ``preprocessing`` config section; targets are
+    normalized (``*_xy``) only when they are maps (``map_targets``, a property of the technique)."""
     kind = preprocessing.normalization_type
     if kind == "none":
         return Normalization(), Normalization()
@@ -102,7 +101,7 @@ def normalizations(preprocessing, technique: str) -> tuple[Normalization, Normal
         i = min(index, len(lows) - 1, len(highs) - 1)
         return Normalization("global", negpos, float(lows[i]), float(highs[i]))
 
-    y_norm = make(1) if targets == "xy" and technique in PIXEL_TECHNIQUES else Normalization()
+    y_norm = make(1) if targets == "xy" and map_targets else Normalization()
     return make(0), y_norm
 
 
@@ -160,6 +159,7 @@ class Preprocessor:
 
     def __init__(self, config, plan, registry, stats: FeatureStats | None = None):
         pre, aug = config.preprocessing, config.augmentation
+        technique = registry.techniques[plan.technique]
         self.technique = plan.technique
         self.input_shape = tuple(plan.main.input_shapes[0])
         self.output_shape = tuple(plan.main.output_shape)
@@ -167,12 +167,12 @@ class Preprocessor:
         self.repeat = pre.repeat_X_quantity if pre.repeat_X_switch else 1
         info = registry.losses.get(config.loss_function.loss)
         self.loss_target = info.target if info is not None else "dense"
-        categorical = pre.categorical_switch and self.technique in CATEGORICAL_TECHNIQUES
+        categorical = pre.categorical_switch and technique.categorical_targets
         self.categories: int | None = pre.categories if categorical else None
-        self.pixel_targets = self.technique in PIXEL_TECHNIQUES
+        self.pixel_targets = technique.map_targets
         labels = categorical or self.loss_target in ("sparse", "onehot")
         self.target_kind = ("labels" if labels else "dense") if self.pixel_targets else "vector"
-        self.x_norm, self.y_norm = normalizations(pre, self.technique)
+        self.x_norm, self.y_norm = normalizations(pre, technique.map_targets)
         self.featurewise = (aug.featurewise_centering_switch, aug.featurewise_normalization_switch)
         self.samplewise = (aug.samplewise_centering_switch, aug.samplewise_normalization_switch)
         self.zca_epsilon = aug.zca_epsilon

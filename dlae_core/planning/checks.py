@@ -5,14 +5,13 @@ from __future__ import annotations
 from dlae_core.config.schema import Config
 from dlae_core.errors import Problem, problem
 
-GAN_LOSSES = ("pix2pix", "cyclegan")
-
 
 def check_config(config: Config, registry) -> list[Problem]:
     """Problems that involve several keys; every rule here says which key to change."""
     found: list[Problem] = []
-    for rule in (_normalization, _loss, _paths, _session, _saving, _hardware, _bbd_options):
+    for rule in (_normalization, _loss, _paths, _session, _saving):
         found.extend(rule(config, registry))
+    found.extend(registry.techniques[config.config_file.model_signal].check_config(config, registry))
     return found
 
 
@@ -47,10 +46,10 @@ def _loss(config: Config, registry) -> list[Problem]:
     if info is None:
         return []
     out = []
-    if technique == "GAN" and loss_name not in GAN_LOSSES:
-        out.append(problem("loss_function.loss", "a GAN is chosen by its loss",
-                           expected="'pix2pix' or 'cyclegan'", received=loss_name))
-    elif technique in registry.techniques and technique not in info.techniques:
+    own = registry.techniques[technique].check_loss(config, registry)
+    if own is not None:
+        out.extend(own)
+    elif technique not in info.techniques:
         suited = sorted(n for n, i in registry.losses.items() if technique in i.techniques)
         out.append(problem("loss_function.loss", f"loss {loss_name!r} cannot train a {technique}",
                            expected="one of " + ", ".join(repr(n) for n in suited), received=loss_name))
@@ -108,33 +107,4 @@ def _saving(config: Config, registry) -> list[Problem]:
         if getattr(save, f"save_{what}_switch") and not getattr(save, f"save_{what}_path"):
             out.append(problem(f"save_configurations.save_{what}_path",
                                f"save_{what}_switch is True but no path is given", expected="a path", received=""))
-    return out
-
-
-def _hardware(config: Config, registry) -> list[Problem]:
-    train = config.training_configurations
-    if config.config_file.model_signal == "GAN" and train.number_of_gpus > 1:
-        return [problem("training_configurations.number_of_gpus", "GAN training runs on one device",
-                        expected="1", received=train.number_of_gpus)]
-    return []
-
-
-def _bbd_options(config: Config, registry) -> list[Problem]:
-    if config.config_file.model_signal != "BBD":
-        return []
-    bbd, out = config.bbd_options, []
-    if config.preprocessing.image_context != "2D":
-        out.append(problem("preprocessing.image_context", "BBD detects boxes in 2D images only",
-                           expected="'2D'", received=config.preprocessing.image_context))
-    if bbd.negative_iou_limit > bbd.positive_iou_threshold:
-        out.append(problem("bbd_options.negative_iou_limit", "the neutral-anchor limit must not exceed "
-                           "positive_iou_threshold", expected=f"a value <= {bbd.positive_iou_threshold}",
-                           received=bbd.negative_iou_limit))
-    nested = [v for v in bbd.aspect_ratios if isinstance(v, tuple)]
-    if bbd.aspect_ratios_type == "global" and nested:
-        out.append(problem("bbd_options.aspect_ratios", "global aspect ratios are one tuple of numbers",
-                           expected="e.g. (0.5, 1.0, 2.0)", received=bbd.aspect_ratios))
-    if bbd.aspect_ratios_type == "per predictor layer" and len(nested) != len(bbd.aspect_ratios):
-        out.append(problem("bbd_options.aspect_ratios", "per-layer aspect ratios are one tuple per predictor layer",
-                           expected="e.g. ((1.0, 2.0, 0.5), (1.0, 2.0, 0.5))", received=bbd.aspect_ratios))
     return out

@@ -5,7 +5,7 @@ Registered through the ``dlae`` entry-point group exactly like a third-party plu
 
 from __future__ import annotations
 
-from dlae_core.plugin.components import ActivationInfo, LossInfo, OptimizerInfo, TechniqueInfo
+from dlae_core.plugin.components import ActivationInfo, LossInfo, OptimizerInfo
 from dlae_core.plugin.hookspecs import hookimpl
 from dlae_core.layers.builtin import convolution, markers, pooling, utility
 
@@ -59,15 +59,6 @@ ACTIVATIONS = (
     ActivationInfo("gelu", "Gaussian error linear unit (exact erf form)"),
 )
 
-TECHNIQUES = (
-    TechniqueInfo("CNN", "Image -> class probabilities or regression vector."),
-    TechniqueInfo("FCN", "Image -> per-pixel (per-voxel) map: segmentation or regression."),
-    TechniqueInfo("GAN", "Image-to-image translation: pix2pix (paired) or cycleGAN (unpaired).",
-                  ("generator_layer_list", "discriminator_layer_list")),
-    TechniqueInfo("BBD", "SSD-style bounding-box detection with predictor heads at the hooks."),
-)
-
-
 @hookimpl
 def register_layers(register):
     for module_types in (utility.LAYER_TYPES, convolution.LAYER_TYPES, pooling.LAYER_TYPES, markers.layer_types()):
@@ -95,5 +86,10 @@ def register_activations(register):
 
 @hookimpl
 def register_techniques(register):
-    for info in TECHNIQUES:
-        register(info)
+    from dlae_core.techniques.bbd.technique import BBD
+    from dlae_core.techniques.cnn import CNN
+    from dlae_core.techniques.fcn import FCN
+    from dlae_core.techniques.gan.technique import GAN
+
+    for technique in (CNN(), FCN(), GAN(), BBD()):
+        register(technique)

@@ -1,57 +1,15 @@
-"""Plugin manager factory and the registry the core collects from the hooks."""
+"""The registry: every component registered by every plugin, keyed by name, with who registered it,
+and the backend implementations attached to each."""
 
 from __future__ import annotations
 
-import importlib.metadata
-import warnings
 from collections import defaultdict
-from collections.abc import Iterable
 
-import attrs
 import pluggy
 
-from dlae_core.plugin import hookspecs
-from dlae_core.errors import BackendError, PluginError, did_you_mean
-
-GROUP = "dlae"
-
-
-class PluginLoadWarning(UserWarning):
-    """A plugin distribution failed to load; dlae goes on without it."""
-
-
-@attrs.define
-class LoadedPlugin:
-    name: str
-    distribution: str | None
-    version: str | None
-
-
-def make_plugin_manager(*, load_entrypoints: bool = True, plugins: Iterable[object] = ()) -> pluggy.PluginManager:
-    """A fresh plugin manager. Entry points of group ``dlae`` are loaded one by one so a
-    broken plugin only costs a one-line warning naming its distribution."""
-    pm = pluggy.PluginManager(GROUP)
-    pm.add_hookspecs(hookspecs)
-    pm.dlae_loaded = []  # type: ignore[attr-defined]
-    if load_entrypoints:
-        for ep in importlib.metadata.entry_points(group=GROUP):
-            dist = getattr(ep, "dist", None)
-            dist_name, version = (dist.name, dist.version) if dist is not None else (None, None)
-            if pm.get_plugin(ep.name) is not None:
-                continue
-            try:
-                pm.register(ep.load(), name=ep.name)
-            except Exception as exc:  # a third party's bug must not break dlae
-                warnings.warn(f"plugin {ep.name!r} from distribution {dist_name or '?'} failed to load: "
-                              f"{type(exc).__name__}: {exc}", PluginLoadWarning, stacklevel=2)
-                continue
-            pm.dlae_loaded.append(LoadedPlugin(ep.name, dist_name, version))
-    for plugin in plugins:
-        name = getattr(plugin, "__name__", None) or repr(plugin)
-        pm.register(plugin, name=name)
-        pm.dlae_loaded.append(LoadedPlugin(name, None, None))
-    return pm
-
+from dlae_core.errors import BackendUnavailableError, PluginError, did_you_mean
+from dlae_core.plugin.components import IMPLEMENTABLE, resolve
+from dlae_core.plugin.manager import make_plugin_manager
 
 KINDS = ("layers", "losses", "optimizers", "activations", "techniques", "backends")
 SINGULAR = {"layers": "layer", "losses": "loss", "optimizers": "optimizer", "activations": "activation",
@@ -59,17 +17,25 @@ SINGULAR = {"layers": "layer", "losses": "loss", "optimizers": "optimizer", "act
 
 
 class Registry:
-    """Everything registered by all plugins, keyed by name, with who registered it."""
+    """Everything registered by all plugins, keyed by name, with who registered it.
+
+    ``implementations[(kind, name, backend)]`` holds each attached implementation (a callable or a
+    lazy reference) and ``implementation_owner`` the plugin that attached it."""
 
     def __init__(self, pm: pluggy.PluginManager):
         self.pm = pm
         self.owner: dict[tuple[str, str], str] = {}
         self.items: dict[str, dict[str, object]] = {kind: {} for kind in KINDS}
+        self.implementations: dict[tuple[str, str, str], object] = {}
+        self.implementation_owner: dict[tuple[str, str, str], str] = {}
         for kind in KINDS:
             hook = getattr(pm.hook, f"register_{kind}")
             for impl in hook.get_hookimpls():
                 impl.function(lambda thing, _k=kind, _p=impl.plugin_name: self._add(_k, thing, _p))
-        self._builders: dict[str, dict[str, dict[str, object]]] = {}
+        for impl in pm.hook.register_implementations.get_hookimpls():
+            impl.function(lambda kind, name, backend, implementation, _p=impl.plugin_name:
+                          self._attach(kind, name, backend, implementation, _p))
+        self._resolved: dict[str, dict[str, dict[str, object]]] = {}
 
     def _add(self, kind: str, thing: object, plugin: str) -> None:
         name = getattr(thing, "name", None)
@@ -80,6 +46,31 @@ class Registry:
             raise PluginError(f"{SINGULAR[kind]} {name!r} is registered twice: by plugin {first!r} and by plugin {plugin!r}")
         self.items[kind][name] = thing
         self.owner[(kind, name)] = plugin
+        for backend, implementation in (getattr(thing, "implementations", None) or {}).items():
+            self._store(SINGULAR[kind], name, backend, implementation, plugin)
+
+    def _attach(self, kind: str, name: str, backend: str, implementation: object, plugin: str) -> None:
+        if kind not in IMPLEMENTABLE:
+            raise PluginError(f"plugin {plugin!r} registered an implementation of unknown kind {kind!r} for "
+                              f"{name!r}; use one of {', '.join(IMPLEMENTABLE)}")
+        if name not in self.items[IMPLEMENTABLE[kind]]:
+            hint = did_you_mean(name, self.items[IMPLEMENTABLE[kind]])
+            extra = f" Did you mean {hint!r}?" if hint else ""
+            raise PluginError(f"plugin {plugin!r} registered a {backend} implementation of {kind} {name!r}, "
+                              f"which no plugin registers.{extra}")
+        self._store(kind, name, backend, implementation, plugin)
+
+    def _store(self, kind: str, name: str, backend: str, implementation: object, plugin: str) -> None:
+        key = (kind, name, backend)
+        if key in self.implementations:
+            first = self.implementation_owner[key]
+            raise PluginError(f"the {backend} implementation of {kind} {name!r} is registered twice: by plugin "
+                              f"{first!r} and by plugin {plugin!r}")
+        if not (callable(implementation) or (isinstance(implementation, str) and ":" in implementation)):
+            raise PluginError(f"plugin {plugin!r} registered a {backend} implementation of {kind} {name!r} that "
+                              f"is neither callable nor a 'module:attribute' reference: {implementation!r}")
+        self.implementations[key] = implementation
+        self.implementation_owner[key] = plugin
 
     # -- lookups ---------------------------------------------------------------------------
     @property
@@ -111,35 +102,46 @@ class Registry:
         for (kind, name), owner in self.owner.items():
             if owner == plugin:
                 out[kind].append(name)
+        for (kind, name, backend), owner in self.implementation_owner.items():
+            if owner == plugin and self.owner.get((IMPLEMENTABLE[kind], name)) != plugin:
+                out[f"{backend} implementations"].append(f"{kind} {name}")
         return dict(out)
 
-    def backend(self, name: str):
-        """Load the backend class; BackendError when unknown or its framework is missing."""
+    def check_backend(self, name: str) -> None:
+        """BackendUnavailableError when ``name`` is not a registered backend or its framework is missing."""
         info = self.backends.get(name)
         if info is None:
             hint = did_you_mean(name, self.backends)
             extra = f" Did you mean {hint!r}?" if hint else ""
-            raise BackendError(f"unknown backend {name!r}; installed backends: "
-                               f"{', '.join(sorted(self.backends)) or 'none'}.{extra}")
+            raise BackendUnavailableError(f"unknown backend {name!r}; installed backends: "
+                                          f"{', '.join(sorted(self.backends)) or 'none'}.{extra}")
         missing = info.missing()
         if missing:
-            raise BackendError(f"backend {name!r} needs {', '.join(missing)}, which is not installed "
-                               f"(pip install 'dlae[{name}]')")
-        return info.load()
+            raise BackendUnavailableError(f"backend {name!r} needs {', '.join(missing)}, which is not installed "
+                                          f"(pip install 'dlae[{name}]')")
+
+    def backend(self, name: str):
+        """The backend object ``name`` (a :class:`dlae_core.running.backend.Backend`), created on
+        first use; BackendUnavailableError when unknown or its framework is missing."""
+        self.check_backend(name)
+        cache = self.__dict__.setdefault("_backends", {})
+        if name not in cache:
+            cache[name] = self.backends[name].load()(self)
+        return cache[name]
+
+    def has_implementation(self, kind: str, name: str, backend: str) -> bool:
+        """Whether ``backend`` has an implementation of ``kind`` ``name`` (nothing is imported)."""
+        return (kind, name, backend) in self.implementations
 
     def builders(self, backend: str) -> dict[str, dict[str, object]]:
-        """Framework implementations registered for ``backend``: kind -> name -> builder."""
-        if backend not in self._builders:
-            found: dict[str, dict[str, object]] = {"layer": {}, "loss": {}, "activation": {}}
-
-            def register(kind: str, name: str, builder: object) -> None:
-                if kind not in found:
-                    raise PluginError(f"unknown builder kind {kind!r} for {name!r}; use layer, loss or activation")
-                found[kind][name] = builder
-
-            self.pm.hook.register_builders(backend=backend, register=register)
-            self._builders[backend] = found
-        return self._builders[backend]
+        """The implementations registered for ``backend``, resolved (imported): kind -> name -> object."""
+        if backend not in self._resolved:
+            found: dict[str, dict[str, object]] = {kind: {} for kind in IMPLEMENTABLE}
+            for (kind, name, owner_backend), reference in self.implementations.items():
+                if owner_backend == backend:
+                    found[kind][name] = resolve(reference, name)
+            self._resolved[backend] = found
+        return self._resolved[backend]
 
 
 _default: Registry | None = None

@@ -8,16 +8,14 @@ and evaluate the configured loss on each output against the same targets (genera
 loss: one-hot, integer labels or dense values). Parameter counts, output shapes, the largest
 relative output difference and the loss difference are compared.
 
-Each backend provides a ``parity`` module next to its ``Backend`` class
-(``<package>.parity``) with ``build(graph, registry)``, ``count_params(model)``,
-``export_weights(model, graph)``, ``import_weights(model, graph, weights)``,
-``forward(model, inputs) -> np.ndarray`` and
-``loss_value(registry, loss, context, outputs, targets) -> float``.
+Everything framework-specific goes through the backends' declared interface
+(:class:`dlae_core.running.backend.Backend`: build_model, count_params, export_weights,
+import_weights, forward, loss_value); a technique whose network is more than its graphs
+compares its own way (:meth:`dlae_core.techniques.base.Technique.check_parity`).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import attrs
@@ -28,13 +26,6 @@ from dlae_core.running.weights import max_relative_difference
 
 TOLERANCE = 1e-4  # fp32
 LOSS_TARGETS = ("onehot", "sparse", "dense")
-
-
-def parity_module(registry, name: str):
-    """The ``parity`` module of backend ``name`` (BackendError when unknown or not installed)."""
-    registry.backend(name)  # checks the name and the framework, imports the backend
-    info = registry.backends[name]
-    return importlib.import_module(info.module.rsplit(".", 1)[0] + ".parity")
 
 
 @attrs.frozen
@@ -122,14 +113,20 @@ def random_targets(target: str, output_shape: tuple, batch: int, rng: np.random.
     return rng.random((batch,) + tuple(output_shape)).astype(np.float32)
 
 
-def compare_graph(role: str, graph, backends: tuple, modules: tuple, registry, *, loss: str | None = None,
+def build_seeded(backend, graph, seed: int = 0):
+    """``graph`` built on ``backend`` (CPU, fp32) after seeding its generators."""
+    backend.seed(seed)
+    return backend.build_model(graph)
+
+
+def compare_graph(role: str, graph, backends: tuple, engines: tuple, registry, *, loss: str | None = None,
                   context: LossContext | None = None, batch: int = 2, seed: int = 0) -> GraphParity:
-    """Compare ``graph`` on two backends (``modules``: their parity modules)."""
-    a, b = modules
+    """Compare ``graph`` on two backends (``engines``: their Backend objects)."""
+    a, b = engines
     rng = np.random.default_rng(seed)
-    model_a = a.build(graph, registry)
+    model_a = build_seeded(a, graph)
     a.import_weights(model_a, graph, nontrivial_weights(a.export_weights(model_a, graph), rng))
-    model_b = b.build(graph, registry)
+    model_b = build_seeded(b, graph)
     b.import_weights(model_b, graph, a.export_weights(model_a, graph))
     inputs = [rng.standard_normal((batch,) + tuple(shape)).astype(np.float32) for shape in graph.input_shapes]
     out_a, out_b = a.forward(model_a, inputs), b.forward(model_b, inputs)
@@ -138,8 +135,7 @@ def compare_graph(role: str, graph, backends: tuple, modules: tuple, registry, *
     losses = loss_difference = None
     if loss is not None and shapes[0] == shapes[1] == tuple(graph.output_shape):
         targets = random_targets(registry.losses[loss].target, graph.output_shape, batch, rng)
-        losses = (a.loss_value(registry, loss, context, out_a, targets),
-                  b.loss_value(registry, loss, context, out_b, targets))
+        losses = (a.loss_value(loss, context, out_a, targets), b.loss_value(loss, context, out_b, targets))
         scale = max(abs(losses[0]), abs(losses[1]))
         loss_difference = abs(losses[0] - losses[1]) / scale if scale > 0 else 0.0
         if not all(math.isfinite(v) for v in losses):
@@ -150,15 +146,16 @@ def compare_graph(role: str, graph, backends: tuple, modules: tuple, registry, *
 
 def check_parity(config, plan, registry, backends: tuple[str, str], *, batch: int = 2, seed: int = 0,
                  tolerance: float = TOLERANCE) -> ParityReport:
-    """Compare every graph of ``plan`` on the two ``backends``; the configured loss is evaluated on
-    the main graph when it is a CNN/FCN loss (onehot, sparse or dense targets). BBD compares the
-    detector (graph + predictor heads), the SSD loss and the decoded boxes
-    (:func:`dlae_core.techniques.bbd.parity.check_bbd_parity`)."""
-    if plan.technique == "BBD":
-        from dlae_core.techniques.bbd.parity import check_bbd_parity
+    """``dlae check`` of ``plan`` on the two ``backends``, as the plan's technique compares."""
+    technique = registry.techniques[plan.technique]
+    return technique.check_parity(config, plan, registry, backends, batch=batch, seed=seed, tolerance=tolerance)
 
-        return check_bbd_parity(config, plan, registry, backends, batch=batch, seed=seed, tolerance=tolerance)
-    modules = tuple(parity_module(registry, name) for name in backends)
+
+def check_graphs_parity(config, plan, registry, backends: tuple[str, str], *, batch: int = 2, seed: int = 0,
+                        tolerance: float = TOLERANCE) -> ParityReport:
+    """Compare every graph of ``plan`` on the two ``backends``; the configured loss is evaluated on
+    the main graph when it is a loss of onehot, sparse or dense targets."""
+    engines = tuple(registry.backend(name) for name in backends)
     loss_name = config.loss_function.loss
     info = registry.losses.get(loss_name)
     reports = []
@@ -173,6 +170,6 @@ def check_parity(config, plan, registry, backends: tuple[str, str], *, batch: in
             context = LossContext(parameter1=config.loss_function.parameter1,
                                   parameter2=config.loss_function.parameter2, categories=channels,
                                   class_weights=weights, spatial_rank=len(graph.output_shape) - 1)
-        reports.append(compare_graph(role, graph, backends, modules, registry, loss=loss, context=context,
+        reports.append(compare_graph(role, graph, backends, engines, registry, loss=loss, context=context,
                                      batch=batch, seed=seed))
     return ParityReport(plan.technique, tuple(reports), tolerance)

@@ -24,7 +24,9 @@ from dlae_core.running.run import Run, predictions_path, refuse_existing
 def claim_predictions_path(run: Run) -> Path:
     """Where this session writes its predictions; refuses (before any work) an existing file
     unless ``--overwrite``."""
-    out_path = predictions_path(run.config, run.options.predictions)
+    technique = run.registry.techniques[run.plan.technique]
+    prefix = technique.prediction_prefix or technique.name.lower()
+    out_path = predictions_path(prefix, run.options.predictions)
     refuse_existing([("predictions file", out_path)], run.options.overwrite, hint="or choose --predictions")
     return out_path
 
@@ -59,18 +61,16 @@ class PredictionJob:
     samples: PredictionSamples
     technique: str
     model_path: str
+    generates_images: bool = False
 
     @classmethod
-    def create(cls, run: Run, plan: ModelPlan, payload: dict) -> "PredictionJob":
+    def create(cls, run: Run, plan: ModelPlan, payload: dict, *, generates_images: bool = False) -> "PredictionJob":
         stats = payload.get("stats")
         stats = _SavedStats(stats["mean"], stats["std"]) if stats else None
         pre = Preprocessor(run.config, plan, run.registry, stats=stats)
         split = make_splits(run.config, "Inference")["test"]
-        return cls(pre, PredictionSamples(pre, split), plan.technique, str(run.config.paths.load_model))
-
-    @property
-    def generates_images(self) -> bool:
-        return self.technique == "GAN"
+        return cls(pre, PredictionSamples(pre, split), plan.technique, str(run.config.paths.load_model),
+                   generates_images)
 
     def output(self, array: np.ndarray) -> np.ndarray:
         """The stored form of one network output: GAN images in target units where the

@@ -17,9 +17,6 @@ from dlae_core.errors import OutputExistsError
 from dlae_core.planning.plan import ModelPlan
 from dlae_core.running.outputs import write_atomic
 
-PREFIX = {"CNN": "cnn", "FCN": "fcn", "GAN": "gan", "BBD": "bbd"}
-
-
 @attrs.frozen
 class RunOptions:
     backend: str
@@ -67,13 +64,12 @@ def _empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def predictions_path(config: Config, given: str | None, now: datetime.datetime | None = None) -> Path:
+def predictions_path(prefix: str, given: str | None, now: datetime.datetime | None = None) -> Path:
     """``--predictions`` as given, else the original's name in the working directory
-    (``<kind>_predictions_date_YYYY_MM_DD_time_HH_MM_SS.h5``)."""
+    (``<prefix>_predictions_date_YYYY_MM_DD_time_HH_MM_SS.h5``; the prefix is the technique's)."""
     if given:
         return Path(given)
     now = now or datetime.datetime.now()
-    prefix = PREFIX.get(config.config_file.model_signal, config.config_file.model_signal.lower())
     return Path(f"{prefix}_predictions_date_{now:%Y_%m_%d}_time_{now:%H_%M_%S}.h5")
 
 

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import WeightExchangeError
 
 CONV = ("Convolution 2D", "Convolution 3D", "Resize convolution 2D", "Resize convolution 3D")
 TRANSPOSE = ("Transpose convolution 2D", "Transpose convolution 3D")
@@ -113,7 +113,7 @@ def check_compatible(a: dict, b: dict, names: tuple[str, str] = ("source", "targ
                                 f"{_shape(b[node][weight])} in {second}")
     if problems:
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
-        raise BackendError(f"the weights of {first} and {second} do not match ({len(problems)} difference(s)):\n  "
+        raise WeightExchangeError(f"the weights of {first} and {second} do not match ({len(problems)} difference(s)):\n  "
                            + "\n  ".join(shown))
 
 

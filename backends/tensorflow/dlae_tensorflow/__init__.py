@@ -26,9 +26,9 @@ def require_tensorflow_keras():
 
     running = keras.backend.backend()
     if running != "tensorflow":
-        from dlae_core.errors import BackendError
+        from dlae_core.errors import BackendUnavailableError
 
-        raise BackendError(f"the tensorflow backend needs Keras on TensorFlow, but keras was already imported "
+        raise BackendUnavailableError(f"the tensorflow backend needs Keras on TensorFlow, but keras was already imported "
                            f"with the {running!r} backend (unset KERAS_BACKEND or set it to 'tensorflow')")
     return keras
 

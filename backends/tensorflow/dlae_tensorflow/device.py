@@ -13,7 +13,7 @@ import contextlib
 import attrs
 import tensorflow as tf
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import UnsupportedSettingError
 
 from dlae_tensorflow import require_tensorflow_keras
 
@@ -64,7 +64,7 @@ def choose_placement(config, spatial_rank: int | None = None) -> Placement:
     hardware = config.training_configurations.hardware
     precision = config.training_configurations.precision
     if hardware == "multi-gpu" or config.training_configurations.number_of_gpus > 1:
-        raise BackendError("multi-GPU training is not available yet; set training_configurations.hardware "
+        raise UnsupportedSettingError("multi-GPU training is not available yet; set training_configurations.hardware "
                            "to 'gpu' and number_of_gpus to 1")
     if hardware == "gpu" and gpus():
         return Placement("/GPU:0", POLICIES[precision])

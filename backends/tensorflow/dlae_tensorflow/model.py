@@ -7,7 +7,7 @@ Every layer/merge node becomes one Keras layer named ``node.name`` (weights read
 
 from __future__ import annotations
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import BackendError, MissingImplementationError, UnsupportedSettingError
 
 from dlae_tensorflow import require_tensorflow_keras
 from dlae_tensorflow.layers import merge_layer
@@ -29,13 +29,13 @@ def build_layer(node, graph, layer_builders: dict, activation_builders: dict | N
     spec = node.spec
     builder = layer_builders.get(spec.type)
     if builder is None:
-        raise BackendError(f"layer type {spec.type!r} (node {node.name}) has no tensorflow implementation; "
+        raise MissingImplementationError(f"layer type {spec.type!r} (node {node.name}) has no tensorflow implementation; "
                            f"the plugin that registers it must register a tensorflow builder")
     input_shape = tuple(graph.nodes[node.inputs[0]].output_shape)
     if spec.type == "Activation" and activation_builders is not None:
         name = spec["activation"]
         if name not in activation_builders:
-            raise BackendError(f"activation {name!r} (node {node.name}) has no tensorflow implementation")
+            raise MissingImplementationError(f"activation {name!r} (node {node.name}) has no tensorflow implementation")
         layer = activation_builders[name]()
     else:
         layer = builder(spec, input_shape)
@@ -59,7 +59,7 @@ def build_model(graph, builders: dict, activations: dict | None = None, *,
             continue
         if node.op in ("pretrained", "tap"):
             layer = node.spec.type if node.spec is not None else node.name
-            raise BackendError(f"{layer} (node {node.name}): pretrained encoders are not available in the "
+            raise UnsupportedSettingError(f"{layer} (node {node.name}): pretrained encoders are not available in the "
                                f"tensorflow backend yet; use a layer list without pretrained networks")
         if node.op == "merge":
             merge = merge_layer(node.mode)

@@ -3,7 +3,7 @@ dlae_torch.optimizers (Keras' own defaults, epsilon None -> 1e-7)."""
 
 from __future__ import annotations
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import MissingImplementationError
 
 from dlae_tensorflow import require_tensorflow_keras
 
@@ -31,7 +31,7 @@ def make_optimizer(name: str, *, lr: float, beta1: float = 0.9, beta2: float = 0
         return opt.Adagrad(learning_rate=lr, epsilon=eps, initial_accumulator_value=0.1)
     if name == "Adadelta":
         return opt.Adadelta(learning_rate=lr, rho=rho, epsilon=eps)
-    raise BackendError(f"optimizer {name!r} has no TensorFlow implementation")
+    raise MissingImplementationError(f"optimizer {name!r} has no TensorFlow implementation")
 
 
 def main_optimizer(config, *, loss_scale: bool = False):

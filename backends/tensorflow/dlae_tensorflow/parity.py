@@ -44,9 +44,9 @@ def loss_value(registry, loss: str, context, outputs: np.ndarray, targets: np.nd
     """Loss ``loss`` (built with the LossContext ``context``) of ``outputs`` against ``targets``."""
     builder = registry.builders(NAME)["loss"].get(loss)
     if builder is None:
-        from dlae_core.errors import BackendError
+        from dlae_core.errors import MissingImplementationError
         from dlae_core.training.data_setup import missing_loss_message
 
-        raise BackendError(missing_loss_message(loss, NAME, NAME))
+        raise MissingImplementationError(missing_loss_message(loss, NAME, NAME))
     fn = builder(context)
     return float(fn(tf.constant(outputs, tf.float32), tf.constant(targets, tf.float32)))

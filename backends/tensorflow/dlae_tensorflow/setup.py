@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import MissingImplementationError
 from dlae_core.running.run import Run
 from dlae_core.training.data_setup import DataSetup, loss_context, missing_loss_message, prepare_data
 
@@ -24,5 +24,5 @@ def make_loss(run: Run, builders: dict, data: DataSetup | None):
     name = run.config.loss_function.loss
     builder = builders["loss"].get(name)
     if builder is None:
-        raise BackendError(missing_loss_message(name, "TensorFlow", "tensorflow"))
+        raise MissingImplementationError(missing_loss_message(name, "TensorFlow", "tensorflow"))
     return builder(loss_context(run, data))

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.errors import BackendError, DataError, problem
+from dlae_core.errors import BackendError, DataError, ModelFileError, TrainingError, problem
 from dlae_core.running.run import Run, refuse_existing, training_outputs
 from dlae_core.training.loop import LoopResult, TrainingLoop
 
@@ -95,7 +95,7 @@ class TensorflowSteps:
         self._check_sparse(sparse)
         values = {k: float(v) for k, v in values.items()}
         if not math.isfinite(values["loss"]):
-            raise BackendError(non_finite_message(values["loss"], bool(inputs_finite)))
+            raise TrainingError(non_finite_message(values["loss"], bool(inputs_finite)))
         return int(size), values
 
     def eval_step(self, batch: dict) -> tuple[int, dict]:
@@ -179,7 +179,7 @@ class TensorflowSteps:
         try:
             self.import_model_weights(payload["weights"])
         except BackendError as exc:
-            raise BackendError(f"checkpoint {path!r} does not fit this config's network: "
+            raise ModelFileError(f"checkpoint {path!r} does not fit this config's network: "
                                f"{str(exc).splitlines()[0]}") from None
         state = payload.get("training_state") or {}
         saved = state.pop("optimizer", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import WeightExchangeError
 from dlae_core.running.weights import check_compatible
 
 from dlae_tensorflow import require_tensorflow_keras
@@ -25,12 +25,12 @@ def _layer_variables(model, node) -> dict:
     try:
         layer = model.get_layer(node.name)
     except ValueError as exc:
-        raise BackendError(f"node {node.name} has no layer in the tensorflow model") from exc
+        raise WeightExchangeError(f"node {node.name} has no layer in the tensorflow model") from exc
     names = [v.name.rsplit("/", 1)[-1] for v in layer.weights]
     if len(set(names)) < len(names):
         names = [_inner_path(layer, v) for v in layer.weights]
     if len(set(names)) < len(names):
-        raise BackendError(f"node {node.name}: the tensorflow layer has several weights named alike "
+        raise WeightExchangeError(f"node {node.name}: the tensorflow layer has several weights named alike "
                            f"({', '.join(sorted(names))}); its weights cannot be exchanged by name")
     return dict(zip(names, layer.weights))
 

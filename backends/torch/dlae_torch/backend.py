@@ -1,49 +1,110 @@
-"""Entry point of the torch backend: ``BackendInfo("torch", ...).load()`` returns ``Backend``."""
+"""The torch backend: :class:`TorchBackend`, the core's declared interface
+(:class:`dlae_core.running.backend.Backend`) implemented with PyTorch.
+``BackendInfo("torch", ...).load()`` returns it as ``Backend``."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from dlae_torch.model import GraphModel, count_params
+from dlae_core.errors import ModelFileError
+from dlae_core.running.backend import Backend
+
+from dlae_torch import weights as canonical
+from dlae_torch.bbd_model import DetectionModel, export_detector_weights, import_detector_weights
+from dlae_torch.device import Placement, choose_placement
+from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader, to_device
+from dlae_torch.model import GraphModel
+from dlae_torch.model import count_params as count_module_params
+from dlae_torch.modelfile import load_model_file
+from dlae_torch.trainer import TorchSteps
 
 
-class Backend:
-    def __init__(self, registry):
-        self.registry = registry
-        self.builders = registry.builders("torch")
+class TorchBackend(Backend):
+    name = "torch"
+    framework = "PyTorch"
 
-    def count_params(self, graph, config) -> tuple[int, int]:
-        """(trainable, non_trainable) of ``graph`` built in torch (on the meta device: no memory);
-        a BBD graph with its predictor heads."""
-        with torch.device("meta"):
-            if config is not None and config.config_file.model_signal == "BBD":
-                from dlae_torch.bbd_model import DetectionModel
+    def counting(self):
+        return torch.device("meta")  # count without allocating
 
-                return count_params(DetectionModel(graph, config.bbd_options, self.builders["layer"],
-                                                   self.builders["activation"]))
-            model = GraphModel(graph, self.builders)
-        return count_params(model)
+    # -- devices and randomness ---------------------------------------------------------------------
+    def placement(self, config, spatial_rank: int) -> Placement:
+        return choose_placement(config, spatial_rank)
 
-    def train(self, run):
-        """Carry out a Train / Train from Checkpoint session (see trainer.py; GANs: gan.py; BBD: bbd.py)."""
-        if run.plan.technique == "GAN":
-            from dlae_torch.gan import train_gan
+    def seed(self, seed: int) -> None:
+        torch.manual_seed(seed)
 
-            return train_gan(run, self.builders)
-        if run.plan.technique == "BBD":
-            from dlae_torch.bbd import train_bbd
+    # -- models -------------------------------------------------------------------------------------
+    def build_model(self, graph, placement: Placement | None = None) -> torch.nn.Module:
+        builders = self.implementations
+        model = GraphModel(graph, builders["layer"], builders["activation"])
+        if placement is not None:
+            model = model.to(placement.device)
+            if placement.channels_last:
+                model = model.to(memory_format=torch.channels_last)
+        return model
 
-            return train_bbd(run, self.builders)
-        from dlae_torch.trainer import train
+    def count_params(self, model) -> tuple[int, int]:
+        return count_module_params(model)
 
-        return train(run, self.builders)
+    def export_weights(self, model, graph) -> dict:
+        if isinstance(model, DetectionModel):
+            return export_detector_weights(model)
+        return canonical.export_weights(model, graph)
 
-    def predict(self, run):
-        """Inference session: returns (predictions path, number of samples written)."""
-        if run.plan.technique == "BBD":
-            from dlae_torch.bbd import predict_bbd
+    def import_weights(self, model, graph, weights: dict) -> None:
+        if isinstance(model, DetectionModel):
+            import_detector_weights(model, weights)
+        else:
+            canonical.import_weights(model, graph, weights)
 
-            return predict_bbd(run, self.builders)
-        from dlae_torch.predictor import predict
+    @torch.no_grad()
+    def forward(self, model, inputs: list[np.ndarray]) -> np.ndarray:
+        model.eval()
+        tensors = [torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32) for x in inputs]
+        return model(*tensors).detach().float().cpu().numpy()
 
-        return predict(run, self.builders)
+    @torch.no_grad()
+    def evaluate_loss(self, loss_fn, outputs: np.ndarray, targets: np.ndarray) -> float:
+        return float(loss_fn(torch.as_tensor(outputs, dtype=torch.float32),
+                             torch.as_tensor(targets, dtype=torch.float32)))
+
+    # -- training -----------------------------------------------------------------------------------
+    def supervised_engine(self, run, data, placement, *, model=None, loss_fn=None, monitors: bool = True):
+        return TorchSteps(run, self, data, placement, model=model, loss_fn=loss_fn, monitors=monitors)
+
+    def training_batches(self, samples, batch_size: int, workers: int | None, placement):
+        indexed = EpochIndexed(samples)
+        sampler = EpochSampler(len(indexed))
+        loader = make_loader(indexed, batch_size, workers=workers, pin=placement.device.type == "cuda",
+                             sampler=sampler)
+        return loader, sampler.set_epoch
+
+    def evaluation_batches(self, samples, batch_size: int, workers: int | None, placement):
+        return make_loader(samples, batch_size, workers=workers, pin=placement.device.type == "cuda")
+
+    # -- model files and inference -------------------------------------------------------------------
+    def read_model_file(self, path: str) -> dict:
+        return load_model_file(path)
+
+    def restore(self, model, graph, payload: dict, path: str) -> None:
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise ModelFileError(f"the weights stored in {path!r} do not fit its network: "
+                                 f"{str(exc).splitlines()[0]}") from None
+        model.eval()
+
+    def predict_batches(self, model, samples, batch_size: int, workers: int | None, placement):
+        loader = make_loader(samples, batch_size, workers=workers, pin=placement.device.type == "cuda",
+                             persistent=False)
+        model.eval()
+        with torch.no_grad():
+            for batch in loader:
+                x = to_device(batch, placement.device, placement.channels_last)["x"]
+                with placement.autocast():
+                    out = model(x)
+                yield list(batch["name"]), out.float().cpu().numpy()
+
+
+Backend = TorchBackend

@@ -158,3 +158,7 @@ def ssd_loss(neg_pos_ratio: float, alpha: float):
 def ssd_builder(context):
     """Loss builder registered as ``ssd`` (parameter1 = neg:pos ratio, parameter2 = alpha)."""
     return ssd_loss(context.parameter1, context.parameter2)
+
+
+#: The SSD loss, registered lazily by dlae_torch.plugin as the torch implementation of loss ``ssd``.
+LOSSES = {"ssd": ssd_builder}

@@ -7,7 +7,7 @@ import contextlib
 import attrs
 import torch
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import UnsupportedSettingError
 
 
 @attrs.frozen
@@ -16,6 +16,11 @@ class Placement:
     dtype: torch.dtype | None  # autocast dtype, None for fp32
     channels_last: bool
     note: str = ""
+
+    @property
+    def augments_on_device(self) -> bool:
+        """Training batches are augmented on the GPU (batched grid sampling), not by the workers."""
+        return self.device.type == "cuda"
 
     def autocast(self):
         if self.dtype is None:
@@ -27,7 +32,7 @@ def choose_placement(config, spatial_rank: int) -> Placement:
     hardware = config.training_configurations.hardware
     precision = config.training_configurations.precision
     if hardware == "multi-gpu" or config.training_configurations.number_of_gpus > 1:
-        raise BackendError("multi-GPU training is not available yet; set training_configurations.hardware "
+        raise UnsupportedSettingError("multi-GPU training is not available yet; set training_configurations.hardware "
                            "to 'gpu' and number_of_gpus to 1")
     if hardware == "gpu" and torch.cuda.is_available():
         device = torch.device("cuda")

@@ -33,16 +33,14 @@ import torch
 import torch.nn.functional as F
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.techniques.gan.datasets import GanData, gan_data
-from dlae_core.techniques.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
-                                 refuse_existing_outputs, variant_of)
+from dlae_core.plugin.components import OptimizerSettings
 from dlae_core.running.run import Run
+from dlae_core.techniques.gan.datasets import GanData
+from dlae_core.techniques.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold, variant_of
 
-from dlae_torch.device import choose_placement
-from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader, to_device
+from dlae_torch.loader import to_device
 from dlae_torch.modelfile import save_model_file
-from dlae_torch.optimizers import make_optimizer, set_learning_rate
-from dlae_torch.setup import build_model
+from dlae_torch.optimizers import set_learning_rate
 
 
 def adversarial_loss(kind: str):
@@ -58,30 +56,27 @@ def _hits(p: torch.Tensor, label: float, threshold: float) -> torch.Tensor:
     return ((p > threshold) if label == 1.0 else (p <= threshold)).float().mean()
 
 
-def _optimizer(record, rate, params) -> torch.optim.Optimizer:
-    return make_optimizer(record.optimizer, params, lr=rate.learning_rate, beta1=record.beta1, beta2=record.beta2,
-                          rho=record.rho, momentum=record.momentum, epsilon=record.epsilon)
-
-
 class TorchGanEngine:
     """The GanEngine of the core loop (dlae_core.techniques.gan.loop) for PyTorch."""
 
-    def __init__(self, run: Run, builders: dict, data: GanData):
-        self.run_info, self.config, self.data = run, run.config, data
+    def __init__(self, run: Run, backend, data: GanData, placement):
+        self.run_info, self.config, self.data, self.placement = run, run.config, data, placement
         config = self.config
         self.variant = variant_of(config)
         generator, discriminator = run.plan.graphs["generator"], run.plan.graphs["discriminator"]
         self.generator_graph = generator
-        self.placement = choose_placement(config, len(generator.input_shapes[0]) - 1)
-        torch.manual_seed(config.augmentation.random_seed)
-        self.generators = {role: build_model(generator, builders, self.placement) for role in ROLES[self.variant]}
-        self.discriminators = {role: build_model(discriminator, builders, self.placement)
+        self.generators = {role: backend.build_model(generator, placement) for role in ROLES[self.variant]}
+        self.discriminators = {role: backend.build_model(discriminator, placement)
                                for role in DISCRIMINATOR_ROLES[self.variant]}
         opt, lrs = config.optimizer, config.learning_rate_schedule
+
+        def optimizer(record, rate, params):
+            return backend.make_optimizer(OptimizerSettings.from_record(record, rate.learning_rate), params)
+
         g_params = itertools.chain.from_iterable(g.parameters() for g in self.generators.values())
-        self.g_optimizer = _optimizer(opt.gan_optimizer, lrs.gan_learning_rate, g_params)
-        self.d_optimizers = {role: _optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
-                                              d.parameters()) for role, d in self.discriminators.items()}
+        self.g_optimizer = optimizer(opt.gan_optimizer, lrs.gan_learning_rate, g_params)
+        self.d_optimizers = {role: optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
+                                             d.parameters()) for role, d in self.discriminators.items()}
         self.adv = adversarial_loss(config.loss_function.adversarial)
         self.threshold = real_threshold(config.loss_function.adversarial)
         self.lambda1, self.lambda2 = config.loss_function.parameter1, config.loss_function.parameter2
@@ -201,18 +196,15 @@ def _mae(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.mean(torch.abs(a.float() - b.float()))
 
 
-def train_gan(run: Run, builders: dict) -> GanResult:
-    """A GAN Train session on PyTorch (outputs: dlae_core.techniques.gan.loop)."""
-    config = run.config
-    check_gan_session(config)
-    data = gan_data(config, run.plan, run.registry)
-    refuse_existing_outputs(config, run.options.overwrite, data.validation is not None)
-    engine = TorchGanEngine(run, builders, data)
-    cfg, pin = config.training_configurations, engine.placement.device.type == "cuda"
-    train_set = EpochIndexed(data.train)
-    sampler = EpochSampler(len(train_set))
-    loader = make_loader(train_set, cfg.batch_size, workers=run.options.workers, pin=pin, sampler=sampler)
-    loop = GanLoop(config, engine, data.validation, quiet=run.options.quiet, note=engine.placement.note)
-    result = loop.run(loader, set_epoch=sampler.set_epoch)
-    result.models = dict(engine.generators)
-    return result
+class TorchGan:
+    """Technique GAN on torch (registered with ``register_implementations``): the engine factory."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def engine(self, run: Run, data: GanData, placement) -> TorchGanEngine:
+        return TorchGanEngine(run, self.backend, data, placement)
+
+
+#: This module's implementations of techniques (registered lazily by dlae_torch.plugin).
+IMPLEMENTATIONS = {"GAN": TorchGan}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import BackendError, MissingImplementationError, UnsupportedSettingError
 
 from dlae_torch.layers import Merge, Regularized, to_channels_last, to_internal
 
@@ -35,7 +35,7 @@ class GraphModel(nn.Module):
                 continue
             if node.op in ("pretrained", "tap"):
                 layer = node.spec.type if node.spec is not None else node.name
-                raise BackendError(f"{layer} (node {node.name}): pretrained encoders are not available in the "
+                raise UnsupportedSettingError(f"{layer} (node {node.name}): pretrained encoders are not available in the "
                                    f"torch backend yet; use a layer list without pretrained networks")
             if node.op == "merge":
                 module = Merge(node.mode)
@@ -55,13 +55,13 @@ class GraphModel(nn.Module):
         spec = node.spec
         builder = layer_builders.get(spec.type)
         if builder is None:
-            raise BackendError(f"layer type {spec.type!r} (node {node.name}) has no torch implementation; "
+            raise MissingImplementationError(f"layer type {spec.type!r} (node {node.name}) has no torch implementation; "
                                f"the plugin that registers it must register a torch builder")
         input_shape = graph.nodes[node.inputs[0]].output_shape
         if spec.type == "Activation" and activation_builders is not None:
             name = spec["activation"]
             if name not in activation_builders:
-                raise BackendError(f"activation {name!r} (node {node.name}) has no torch implementation")
+                raise MissingImplementationError(f"activation {name!r} (node {node.name}) has no torch implementation")
             return activation_builders[name]()
         return builder(spec, tuple(input_shape))
 

@@ -39,15 +39,22 @@ def make_optimizer(name: str, params, *, lr: float, beta1: float = 0.9, beta2: f
         return _construct(name, params, lr=lr, eps=eps, initial_accumulator_value=0.1)
     if name == "Adadelta":
         return _construct(name, params, lr=lr, rho=rho, eps=eps)
-    from dlae_core.errors import BackendError
+    from dlae_core.errors import MissingImplementationError
 
-    raise BackendError(f"optimizer {name!r} has no PyTorch implementation")
+    raise MissingImplementationError(f"optimizer {name!r} has no PyTorch implementation")
 
 
-def main_optimizer(config, params) -> torch.optim.Optimizer:
-    opt, lrs = config.optimizer, config.learning_rate_schedule
-    return make_optimizer(opt.optimizer, params, lr=lrs.learning_rate, beta1=opt.beta1, beta2=opt.beta2,
-                          rho=opt.rho, momentum=opt.momentum, epsilon=opt.epsilon)
+def _factory(name: str):
+    def build(settings, parameters) -> torch.optim.Optimizer:
+        return make_optimizer(name, parameters, lr=settings.learning_rate, beta1=settings.beta1,
+                              beta2=settings.beta2, rho=settings.rho, momentum=settings.momentum,
+                              epsilon=settings.epsilon)
+
+    return build
+
+
+#: The implementations of dlae's optimizers: ``factory(settings: OptimizerSettings, parameters)``.
+BUILDERS = {name: _factory(name) for name in OPTIMIZERS}
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, rate: float) -> None:

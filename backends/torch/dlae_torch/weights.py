@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import WeightExchangeError
 from dlae_core.running.weights import check_compatible
 
 from dlae_torch.initializers import conv_to_torch, depthwise_to_torch, dense_to_torch
@@ -66,7 +66,7 @@ def _has_state(module) -> bool:
 def _module(model, node):
     module = model._modules.get(node.name)
     if module is None:
-        raise BackendError(f"node {node.name} has no module in the torch model")
+        raise WeightExchangeError(f"node {node.name} has no module in the torch model")
     return module
 
 
@@ -80,7 +80,7 @@ def _export_module(module, graph, node) -> dict[str, np.ndarray]:
     table = _table(module, _channels(graph, node))
     if not table:
         if _has_state(module):
-            raise BackendError(f"node {node.name}: the torch module {type(module).__name__} has weights but no "
+            raise WeightExchangeError(f"node {node.name}: the torch module {type(module).__name__} has weights but no "
                                f"canonical layout (give it export_keras_weights/import_keras_weights)")
         return {}
     with torch.no_grad():

@@ -17,6 +17,8 @@ Heads carry no regularization. The network output is
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import numpy as np
 
@@ -91,3 +93,34 @@ def split_output(output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(scores (..., N, C+1), offsets (..., N, 4)) of a network output (..., N, C+5)."""
     output = np.asarray(output)
     return output[..., :-4], output[..., -4:]
+
+
+def add_heads_to_report(report: dict, config, graph) -> None:
+    """A BBD network is its layer graph plus the predictor heads on the hooks (dlae_core.techniques.bbd.heads):
+    L2 normalization of hook 0, a class and a box convolution per hook, and the (N, C+5) output."""
+    specs = head_specs(config.bbd_options, graph)
+    area = KERNEL[0] * KERNEL[1]
+    hook_name = [graph.nodes[s.hook].name for s in specs]
+    first = specs[0]
+    rows = [_head_row(L2_NAME, "L2 normalization (scale 20)", [hook_name[0]], list(graph.nodes[first.hook].output_shape),
+                      first.channels, graph.list_name)]
+    for spec, source in zip(specs, hook_name):
+        inputs = [L2_NAME if spec.index == 0 else source]
+        for name, filters, what in ((spec.class_name, spec.class_filters, "class scores"),
+                                    (spec.box_name, spec.box_filters, "box offsets")):
+            rows.append(_head_row(name, f"3x3 convolution, {filters} filters ({spec.boxes} boxes x {what})", inputs,
+                                  [*spec.feature_hw, filters], (area * spec.channels + 1) * filters, graph.list_name))
+    heads = [r["name"] for r in rows[1:]]
+    rows.append(_head_row("bbd_output", "softmax class scores | box offsets per anchor", heads,
+                          list(output_shape(specs)), 0, graph.list_name))
+    added = sum(r["trainable_params"] for r in rows)
+    report["layers"] += rows
+    report["output_shape"] = list(output_shape(specs))
+    report["trainable_params"] += added
+    report["total_params"] += added
+    report["activation_bytes_per_sample"] += 2 * 4 * sum(math.prod(r["output_shape"]) for r in rows)
+
+
+def _head_row(name: str, layer: str, inputs: list, shape: list, trainable: int, model: str) -> dict:
+    return {"name": name, "model": model, "op": "bbd_head", "type": "BBD head", "layer": layer, "position": None,
+            "inputs": inputs, "output_shape": shape, "trainable_params": trainable, "non_trainable_params": 0}

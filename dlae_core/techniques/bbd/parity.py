@@ -9,15 +9,12 @@ targets encoded from seeded random boxes, and the decoded boxes (the config's de
 when neither backend finds a box above ``confidence_threshold``, the comparison is repeated with
 threshold 0 so that it is never vacuous).
 
-Each backend's ``bbd`` module (next to its ``Backend`` class) provides ``parity_build(graph, bbd,
-registry)``, ``parity_count_params(model)``, ``parity_export(model)``, ``parity_import(model,
-weights)``, ``parity_forward(model, x) -> (B, N, C+5)`` and ``parity_loss(outputs, targets,
-neg_pos_ratio, alpha)``.
+The detector and the SSD loss come from each backend's implementation of technique ``BBD``
+(``build`` and ``loss``); counting, weight exchange and the forward pass from the backend itself.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import attrs
@@ -31,14 +28,7 @@ from dlae_core.techniques.bbd.encode import encode_boxes
 from dlae_core.techniques.bbd.heads import head_params, head_specs, output_shape, split_output
 from dlae_core.techniques.bbd.training import image_hw
 
-__all__ = ["DetectionParity", "BbdParityReport", "check_bbd_parity", "bbd_module", "random_boxes"]
-
-
-def bbd_module(registry, name: str):
-    """The ``bbd`` module of backend ``name``."""
-    registry.backend(name)
-    info = registry.backends[name]
-    return importlib.import_module(info.module.rsplit(".", 1)[0] + ".bbd")
+__all__ = ["DetectionParity", "BbdParityReport", "check_bbd_parity", "random_boxes"]
 
 
 @attrs.frozen
@@ -119,15 +109,20 @@ def _row_difference(rows_a: np.ndarray, rows_b: np.ndarray) -> float:
 def check_bbd_parity(config, plan, registry, backends: tuple[str, str], *, batch: int = 2, seed: int = 0,
                      tolerance: float = TOLERANCE) -> BbdParityReport:
     """Compare the BBD detector of ``config`` on the two ``backends``."""
-    a, b = (bbd_module(registry, name) for name in backends)
+    a, b = (registry.backend(name) for name in backends)
     bbd, graph = config.bbd_options, plan.graphs["model"]
     rng = np.random.default_rng(seed)
-    model_a = a.parity_build(graph, bbd, registry)
-    a.parity_import(model_a, nontrivial_weights(a.parity_export(model_a), rng))
-    model_b = b.parity_build(graph, bbd, registry)
-    b.parity_import(model_b, a.parity_export(model_a))
+
+    def build(backend):
+        backend.seed(0)
+        return backend.technique_implementation("BBD").build(graph, bbd)
+
+    model_a = build(a)
+    a.import_weights(model_a, graph, nontrivial_weights(a.export_weights(model_a, graph), rng))
+    model_b = build(b)
+    b.import_weights(model_b, graph, a.export_weights(model_a, graph))
     x = rng.standard_normal((batch,) + tuple(graph.input_shapes[0])).astype(np.float32)
-    out_a, out_b = a.parity_forward(model_a, x), b.parity_forward(model_b, x)
+    out_a, out_b = a.forward(model_a, [x]), b.forward(model_b, [x])
     specs = head_specs(bbd, graph)
     expected_shape = output_shape(specs)
     shapes = (tuple(out_a.shape[1:]), tuple(out_b.shape[1:]))
@@ -140,12 +135,13 @@ def check_bbd_parity(config, plan, registry, backends: tuple[str, str], *, batch
         targets = encode_boxes(random_boxes(rng, batch, hw, int(bbd.number_classes)), anchors, bbd, hw,
                                int(bbd.number_classes))
         r, alpha = config.loss_function.parameter1, config.loss_function.parameter2
-        losses = (a.parity_loss(out_a, targets, r, alpha), b.parity_loss(out_b, targets, r, alpha))
+        losses = tuple(float(e.evaluate_loss(e.technique_implementation("BBD").loss(r, alpha), out, targets))
+                       for e, out in ((a, out_a), (b, out_b)))
         scale = max(abs(losses[0]), abs(losses[1]))
         loss_difference = abs(losses[0] - losses[1]) / scale if scale > 0 else 0.0
         detections = _compare_detections(out_a, out_b, anchors, bbd, hw)
     trainable, frozen = graph.totals()
     report = GraphParity("model", tuple(backends), (trainable + head_params(specs), frozen),
-                         (a.parity_count_params(model_a), b.parity_count_params(model_b)), expected_shape, shapes,
+                         (a.count_params(model_a), b.count_params(model_b)), expected_shape, shapes,
                          difference, "ssd" if losses else None, losses, loss_difference)
     return BbdParityReport(plan.technique, (report,), tolerance, detections)

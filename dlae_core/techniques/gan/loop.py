@@ -39,7 +39,7 @@ from typing import Protocol
 import attrs
 import numpy as np
 
-from dlae_core.errors import BackendError
+from dlae_core.errors import TrainingError, UnsupportedSettingError
 from dlae_core.running.run import refuse_existing
 from dlae_core.training.history import CsvHistory
 from dlae_core.training.progress import TrainingProgress
@@ -82,7 +82,7 @@ def variant_of(config) -> str:
     """``pix2pix`` or ``cyclegan`` (the GAN's loss)."""
     loss = config.loss_function.loss
     if loss not in ROLES:
-        raise BackendError(f"a GAN trains with the loss pix2pix or cyclegan, not {loss!r}")
+        raise UnsupportedSettingError(f"a GAN trains with the loss pix2pix or cyclegan, not {loss!r}")
     return loss
 
 
@@ -153,7 +153,7 @@ def refuse_existing_outputs(config, overwrite: bool, has_validation: bool) -> No
 def check_gan_session(config) -> None:
     """GAN sessions start from scratch: a checkpoint holds one generator only."""
     if config.paths.load_checkpoint or config.config_file.type_signal == "Train from Checkpoint":
-        raise BackendError("continuing a GAN from a checkpoint is not available (generator checkpoints hold "
+        raise UnsupportedSettingError("continuing a GAN from a checkpoint is not available (generator checkpoints hold "
                            "no discriminator or optimizer state); use type_signal Train without "
                            "paths.load_checkpoint")
 
@@ -228,7 +228,7 @@ class GanLoop:
             values = {**self.engine.discriminator_step(batch), **self.engine.generator_step(batch)}
             self.step += 1
             if not (math.isfinite(values["g_loss"]) and math.isfinite(values["d_loss"])):
-                raise BackendError(f"the GAN losses became non-finite in epoch {epoch + 1} (g_loss "
+                raise TrainingError(f"the GAN losses became non-finite in epoch {epoch + 1} (g_loss "
                                    f"{values['g_loss']}, d_loss {values['d_loss']}); lower "
                                    f"learning_rate_schedule.gan_learning_rate / discriminator_learning_rate "
                                    f"or check the data (NaN/Inf values) and its normalization")

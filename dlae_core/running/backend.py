@@ -1,0 +1,168 @@
+"""The declared interface between the core and a framework: :class:`Backend`.
+
+The core owns every session (checks, refusing to overwrite, data, resuming, the epoch loops,
+outputs, predictions files); a backend only does what needs its framework. A backend is one
+subclass of :class:`Backend`, registered with a :class:`~dlae_core.plugin.components.BackendInfo`
+through the ``register_backends`` hook, plus implementations of the components it supports
+(layers, losses, optimizers, activations, and techniques that need framework code of their own:
+GAN, BBD) attached through ``register_implementations``. Nothing else of a backend package is
+imported by the core.
+
+Conventions at the boundary: arrays are channels-last numpy float32; a *model* and a
+*placement* are opaque objects of the backend; batches are whatever the backend's loaders yield
+and only its step engines read them.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterable, Iterator
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from dlae_core.errors import MissingImplementationError
+from dlae_core.plugin.components import OptimizerSettings
+
+
+class Placement(Protocol):
+    """Where and in which precision a backend runs (device, autocast, memory layout)."""
+
+    note: str  # one line for the user ("" when nothing to say), e.g. "no CUDA GPU found; ..."
+
+    @property
+    def augments_on_device(self) -> bool:
+        """Whether training batches are augmented on the accelerator (else by the data workers)."""
+
+
+class StepEngine(Protocol):
+    """What :class:`dlae_core.training.loop.TrainingLoop` drives (CNN, FCN, BBD, plugin techniques)."""
+
+    def train_step(self, batch) -> tuple[int, dict[str, float]]: ...
+
+    def eval_step(self, batch) -> tuple[int, dict[str, float]]: ...
+
+    def set_learning_rate(self, rate: float) -> None: ...
+
+    def save(self, path: str, state: dict) -> None: ...
+
+    def resume(self, path: str) -> dict: ...
+
+
+class Backend(abc.ABC):
+    """One framework. Subclasses set ``name`` (the registered backend name) and ``framework``
+    (its human name, used in messages) and implement the abstract methods."""
+
+    name: ClassVar[str]
+    framework: ClassVar[str]
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    # -- components -----------------------------------------------------------------------------
+    @property
+    def implementations(self) -> dict[str, dict[str, object]]:
+        """kind -> name -> implementation registered for this backend (imported on first use)."""
+        return self.registry.builders(self.name)
+
+    def implementation(self, kind: str, name: str):
+        """The implementation of ``kind`` ``name``; MissingImplementationError naming the plugin to install."""
+        found = self.implementations.get(kind, {}).get(name)
+        if found is None:
+            raise MissingImplementationError(
+                f"{kind} {name!r} has no {self.framework} implementation (is its plugin installed for the "
+                f"{self.name} backend?)")
+        return found
+
+    def loss_function(self, name: str, context):
+        """The registered loss ``name`` built for ``context`` (a LossContext): ``fn(pred, target)``."""
+        return self.implementation("loss", name)(context)
+
+    def make_optimizer(self, settings: OptimizerSettings, parameters=None):
+        """The framework optimizer of ``settings`` over ``parameters`` (see OptimizerInfo)."""
+        return self.implementation("optimizer", settings.name)(settings, parameters)
+
+    def technique_implementation(self, technique: str):
+        """The framework code of a technique that has its own (GAN, BBD): the registered
+        implementation is a class, called with this backend; what its instances offer is the
+        technique's business (documented with the technique)."""
+        cache = self.__dict__.setdefault("_technique_implementations", {})
+        if technique not in cache:
+            cache[technique] = self.implementation("technique", technique)(self)
+        return cache[technique]
+
+    def counting(self):
+        """Context in which models are built only to count their parameters (torch: meta device)."""
+        return contextlib.nullcontext()
+
+    # -- devices and randomness ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def placement(self, config, spatial_rank: int) -> Placement:
+        """Device and precision for ``config.training_configurations`` (hardware, precision)."""
+
+    @abc.abstractmethod
+    def seed(self, seed: int) -> None:
+        """Seed the framework's generators (weight initialization, dropout)."""
+
+    # -- models -------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def build_model(self, graph, placement: Placement | None = None):
+        """The model of ``graph`` (a dlae_core.planning.graph.Graph) with the registered layer and
+        activation implementations, on ``placement`` (None: CPU, fp32)."""
+
+    @abc.abstractmethod
+    def count_params(self, model) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts, Keras' way of counting."""
+
+    @abc.abstractmethod
+    def export_weights(self, model, graph) -> dict[str, dict[str, np.ndarray]]:
+        """The model's weights in the canonical layout (dlae_core.running.weights)."""
+
+    @abc.abstractmethod
+    def import_weights(self, model, graph, weights: dict) -> None:
+        """Set the model's weights from the canonical layout (WeightExchangeError when they do not fit)."""
+
+    @abc.abstractmethod
+    def forward(self, model, inputs: list[np.ndarray]) -> np.ndarray:
+        """The model output for channels-last float32 ``inputs`` in inference mode, as float32 numpy."""
+
+    @abc.abstractmethod
+    def evaluate_loss(self, loss_fn, outputs: np.ndarray, targets: np.ndarray) -> float:
+        """``loss_fn`` (from :meth:`loss_function`) on numpy ``outputs`` and ``targets``."""
+
+    def loss_value(self, name: str, context, outputs: np.ndarray, targets: np.ndarray) -> float:
+        """The registered loss ``name`` of ``outputs`` against ``targets`` (dlae check, contract tests)."""
+        return self.evaluate_loss(self.loss_function(name, context), outputs, targets)
+
+    # -- training -----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def supervised_engine(self, run, data, placement: Placement, *, model=None, loss_fn=None,
+                          monitors: bool = True) -> StepEngine:
+        """The step engine of a model trained on (x, y) pairs: ``run.plan.graphs["model"]`` built on
+        ``placement`` (or ``model``), the configured loss (or ``loss_fn``), the configured optimizer
+        and, with ``monitors``, the config's metrics (accuracy, MSE, MAE)."""
+
+    @abc.abstractmethod
+    def training_batches(self, samples, batch_size: int, workers: int | None, placement: Placement):
+        """(batches, set_epoch): an iterable of training batches over ``samples`` (a map-style set
+        whose items depend on the epoch) re-shuffled by ``set_epoch(epoch)``."""
+
+    @abc.abstractmethod
+    def evaluation_batches(self, samples, batch_size: int, workers: int | None, placement: Placement) -> Iterable:
+        """Batches over ``samples`` in order (validation, prediction)."""
+
+    # -- model files and inference -------------------------------------------------------------------
+    @abc.abstractmethod
+    def read_model_file(self, path: str) -> dict:
+        """The payload of a model file written by this backend (ModelFileError otherwise): at least
+        ``config`` (typed config dict), ``graph_role``, ``stats`` and ``training_state``."""
+
+    @abc.abstractmethod
+    def restore(self, model, graph, payload: dict, path: str) -> None:
+        """Put the weights stored in ``payload`` into ``model`` (ModelFileError when they do not fit)."""
+
+    @abc.abstractmethod
+    def predict_batches(self, model, samples, batch_size: int, workers: int | None,
+                        placement: Placement) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(sample names, float32 channels-last outputs) of ``model`` for every batch of ``samples``."""

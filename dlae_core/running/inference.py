@@ -1,0 +1,39 @@
+"""The inference session, the same on every backend: claim the predictions file, rebuild the
+saved network, read ``paths.test_X`` as in training, write one dataset per sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlae_core.running.prediction import claim_predictions_path, saved_plan
+from dlae_core.running.run import write_predictions
+
+
+def load_saved_network(technique, backend, path: str, placement):
+    """(model in inference mode, plan of the saved config, payload) of a model file."""
+    from dlae_core.config.parser import parse_config
+
+    payload = backend.read_model_file(path)
+    plan = saved_plan(payload, backend.registry, path, technique=technique.saved_technique())
+    role = payload.get("graph_role", "model")
+    graph = plan.graphs[role]
+    saved = parse_config(payload["config"], backend.registry, source=path)
+    model = technique.build_network(backend, role, graph, saved, placement)
+    backend.restore(model, graph, payload, path)
+    return model, plan, payload
+
+
+def predict_with_model(technique, run, backend) -> tuple[Path, int]:
+    """Predictions of ``paths.load_model`` for every sample of ``paths.test_X``."""
+    config = run.config
+    out_path = claim_predictions_path(run)
+    placement = backend.placement(config, len(run.plan.main.input_shapes[0]) - 1)
+    model, plan, payload = load_saved_network(technique, backend, config.paths.load_model, placement)
+    job = technique.prediction_job(run, plan, payload)
+
+    def items():
+        for names, outputs in backend.predict_batches(model, job.samples, config.training_configurations.batch_size,
+                                                      run.options.workers, placement):
+            yield from zip(names, job.outputs(outputs))
+
+    return out_path, write_predictions(out_path, items(), job.attributes(backend.name))

@@ -1,0 +1,30 @@
+"""The training session of a supervised technique, the same on every backend.
+
+Order of work: refuse existing outputs, choose the placement, seed, prepare the data (core), let
+the backend build the step engine (model, loss, optimizer), resume from a checkpoint, make the
+backend's loaders, and run the core's epoch loop.
+"""
+
+from __future__ import annotations
+
+from dlae_core.techniques.base import TrainResult
+
+
+def train_supervised(technique, run, backend) -> TrainResult:
+    """A Train / Train from Checkpoint session of ``technique`` (a SupervisedTechnique) on ``backend``."""
+    config = run.config
+    technique.refuse_outputs(run)
+    graph = run.plan.main
+    placement = backend.placement(config, len(graph.input_shapes[0]) - 1)
+    backend.seed(config.augmentation.random_seed)
+    data = technique.training_data(run, placement)
+    engine = technique.training_engine(run, backend, data, placement)
+    loop = technique.training_loop(run, engine, placement.note)
+    if config.paths.load_checkpoint:
+        loop.load_state(engine.resume(config.paths.load_checkpoint))
+    batch_size, workers = config.training_configurations.batch_size, run.options.workers
+    batches, set_epoch = backend.training_batches(data.train, batch_size, workers, placement)
+    validation = (backend.evaluation_batches(data.validation, batch_size, workers, placement)
+                  if data.validation is not None else None)
+    result = loop.run(batches, validation, set_epoch=set_epoch)
+    return TrainResult(result.last_epoch + 1 - loop.start_epoch, result.history, engine.model, result.stopped_early)

@@ -1,0 +1,104 @@
+"""GAN: image-to-image translation, pix2pix (paired) or cycleGAN (unpaired) (a built-in technique).
+
+The session is the core's (:class:`~dlae_core.techniques.gan.loop.GanLoop`); a backend supplies
+the networks' updates as its implementation of technique ``GAN``: a class instantiated with the
+backend, whose ``engine(run, data, placement)`` returns a
+:class:`~dlae_core.techniques.gan.loop.GanEngine` (with a ``generators`` dict of role -> model).
+"""
+
+from __future__ import annotations
+
+from dlae_core.data.hdf5 import with_channel_axis
+from dlae_core.errors import problem
+from dlae_core.techniques.base import Technique, where
+
+LOSSES = ("pix2pix", "cyclegan")
+
+
+class GAN(Technique):
+    name = "GAN"
+    doc = "Image-to-image translation: pix2pix (paired) or cycleGAN (unpaired)."
+    layer_lists = ("generator_layer_list", "discriminator_layer_list")
+    prediction_prefix = "gan"
+    map_targets = True
+    generates_images = True
+    needs_implementation = True
+
+    # -- planning ------------------------------------------------------------------------------------
+    def build_graphs(self, config, registry) -> dict:
+        from dlae_core.planning.graph import build_graph
+
+        layers = config.layers
+        generator = build_graph("generator_layer_list", layers.generator_layer_list, registry)
+        condition = generator.input_shapes[0] if config.loss_function.loss == "pix2pix" else None
+        discriminator = build_graph("discriminator_layer_list", layers.discriminator_layer_list, registry,
+                                    condition_shape=condition)
+        return {"generator": generator, "discriminator": discriminator}
+
+    def main_role(self, graphs: dict) -> str:
+        return "generator"
+
+    def check_loss(self, config, registry) -> list:
+        if config.loss_function.loss not in LOSSES:
+            return [problem("loss_function.loss", "a GAN is chosen by its loss", expected="'pix2pix' or 'cyclegan'",
+                            received=config.loss_function.loss)]
+        return []
+
+    def check_config(self, config, registry) -> list:
+        train = config.training_configurations
+        if train.number_of_gpus > 1:
+            return [problem("training_configurations.number_of_gpus", "GAN training runs on one device",
+                            expected="1", received=train.number_of_gpus)]
+        return []
+
+    def check_graphs(self, config, registry, graphs: dict) -> list:
+        generator, discriminator = graphs["generator"], graphs["discriminator"]
+        out = []
+        target = discriminator.input_shapes[0]
+        if generator.output_shape != target:
+            out.append(problem(where(generator), "the generator output must have the shape of the discriminator's "
+                               "Input (the target image)", expected=str(target), received=generator.output_shape))
+        if config.loss_function.loss == "cyclegan" and generator.input_shapes[0] != target:
+            out.append(problem(where(discriminator) + "[0]", "cycleGAN translates both ways, so the discriminator "
+                               "Input (domain y) must match the generator Input (domain X)",
+                               expected=str(generator.input_shapes[0]), received=target))
+        if len(discriminator.output_shape) != len(target):
+            out.append(problem(where(discriminator), "the discriminator must end in a patch map (rows, cols, 1)",
+                               received=discriminator.output_shape))
+        return out
+
+    def target_shape(self, plan) -> tuple:
+        return tuple(plan.graphs["discriminator"].input_shapes[0])
+
+    def check_target_shape(self, rules, tally, name: str, shape: tuple, x_shape: tuple) -> None:
+        got = with_channel_axis(shape, rules.spatial)
+        want = rules.output if not rules.switch else rules.output[:-1] + (1,)
+        if got != want:
+            tally.add("y-shape", name, f"the target image must have the generator output shape {rules.output} "
+                      "(the discriminator Input)", f"{want}" + (f" or {want[:-1]}" if want[-1] == 1 else ""), shape)
+
+    # -- the session ---------------------------------------------------------------------------------
+    def train(self, run, backend):
+        from dlae_core.techniques.gan.datasets import gan_data
+        from dlae_core.techniques.gan.loop import GanLoop, check_gan_session, refuse_existing_outputs
+
+        config = run.config
+        check_gan_session(config)
+        data = gan_data(config, run.plan, run.registry)
+        refuse_existing_outputs(config, run.options.overwrite, data.validation is not None)
+        placement = backend.placement(config, len(run.plan.main.input_shapes[0]) - 1)
+        backend.seed(config.augmentation.random_seed)
+        engine = backend.technique_implementation(self.name).engine(run, data, placement)
+        batches, set_epoch = backend.training_batches(data.train, config.training_configurations.batch_size,
+                                                      run.options.workers, placement)
+        loop = GanLoop(config, engine, data.validation, quiet=run.options.quiet, note=placement.note)
+        result = loop.run(batches, set_epoch=set_epoch)
+        result.models = dict(engine.generators)
+        return result
+
+    def required_components(self, config, plan, registry):
+        for kind, name, where_ in super().required_components(config, plan, registry):
+            if kind not in ("loss", "optimizer"):  # the GAN objective is the technique's own code
+                yield kind, name, where_
+        yield "optimizer", config.optimizer.gan_optimizer.optimizer, "optimizer.gan_optimizer"
+        yield "optimizer", config.optimizer.discriminator_optimizer.optimizer, "optimizer.discriminator_optimizer"
