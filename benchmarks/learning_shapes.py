@@ -11,8 +11,8 @@ folder; options given on the command line override the matching keys). dlae runs
 thing in plain PyTorch: the U-Net of ``common.unet_layers`` (the config's layer list must be one,
 any widths, with or without batch norm), Adam, learning rate, batch size,
 epochs, plateau decay on the validation loss with dlae's rule, random flips / rotation / zoom, and
-the loss: ``sparse_categorical_crossentropy`` exactly as the spec defines it (LOSSES.md §3.2:
-softmax probabilities clipped to [1e-7, 1 - 1e-7], their log taken as logits; identical to
+the loss: ``sparse_categorical_crossentropy`` exactly as dlae defines it
+(softmax probabilities clipped to [1e-7, 1 - 1e-7], their log taken as logits; identical to
 ``F.cross_entropy`` except for pixels predicted with probability < 1e-7 or > 1 - 1e-7) or
 ``tversky`` (batch-global, per class). Prints the mean foreground Dice (classes 1 and 2, pooled
 over the test set) of both. Aims: 2D >= 0.95, 3D >= 0.90 (Otsu thresholding: 0.68 / 0.60,
@@ -154,7 +154,7 @@ class Experiment:
         if self.loss == "tversky":
             alpha, beta = self.alpha, self.beta
 
-            def tversky(logits, labels):  # LOSSES.md: C - sum_c T_c over batch and space
+            def tversky(logits, labels):  # C - sum_c T_c over batch and space
                 p = torch.softmax(logits, dim=1)
                 t = F.one_hot(labels, p.shape[1]).movedim(-1, 1).to(p.dtype)
                 axes = (0,) + tuple(range(2, p.dim()))
@@ -163,7 +163,7 @@ class Experiment:
 
             return tversky
 
-        def clipped_cross_entropy(logits, labels):  # LOSSES.md §3.2
+        def clipped_cross_entropy(logits, labels):
             p = torch.softmax(logits, dim=1).clamp(EPSILON, 1.0 - EPSILON)
             true = p.gather(1, labels.unsqueeze(1)).squeeze(1)
             return (torch.log(p.sum(dim=1)) - torch.log(true)).mean()

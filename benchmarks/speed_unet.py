@@ -70,26 +70,27 @@ def make_run(args, augmentation: dict, out: Path):
 
 
 class DlaeSide:
-    """dlae's torch steps (TorchSteps), core epoch loop (TrainingLoop) and loader, set up exactly as
-    dlae_torch.trainer.train() does; one epoch per call of round()."""
+    """dlae's step engine, core epoch loop (TrainingLoop) and loader on the torch backend, set up
+    exactly as the core's supervised session (dlae_core.running.training) does; one epoch per call
+    of round()."""
 
     def __init__(self, args, out: Path):
-        from dlae_core.training.loop import TrainingLoop
         from dlae_core.training.progress import TrainingProgress
-        from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader
-        from dlae_torch.trainer import TorchSteps
 
         run = make_run(args, {"apply_augmentation_switch": False}, out)
-        self.steps = TorchSteps(run, run.registry.builders("torch"))
-        self.loop = TrainingLoop(run.config, self.steps, quiet=True)
-        train_set = EpochIndexed(self.steps.data.train)
-        self.sampler = EpochSampler(len(train_set))
-        self.loader = make_loader(train_set, args.batch, workers=args.workers, pin=False, sampler=self.sampler)
+        backend = run.registry.backend("torch")
+        technique = run.registry.techniques[run.plan.technique]
+        placement = backend.placement(run.config, 2)
+        backend.seed(run.config.augmentation.random_seed)
+        data = technique.training_data(run, placement)
+        self.steps = technique.training_engine(run, backend, data, placement)
+        self.loop = technique.training_loop(run, self.steps, "")
+        self.loader, self.set_epoch = backend.training_batches(data.train, args.batch, args.workers, placement)
         self.progress = TrainingProgress(10 ** 6, quiet=True).__enter__()
-        self.epoch, self.samples = 0, len(train_set)
+        self.epoch, self.samples = 0, len(data.train)
 
     def round(self) -> float:
-        self.sampler.set_epoch(self.epoch)
+        self.set_epoch(self.epoch)
         start, cpu = time.perf_counter(), time.process_time()
         self.loop._train_epoch(self.loader, self.epoch, self.progress)
         self.epoch += 1
@@ -129,7 +130,7 @@ class HandSide:
 
 def loader_rate(args, out: Path, model_rate: float) -> None:
     from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader
-    from dlae_torch.setup import prepare_data
+    from dlae_core.training.data_setup import prepare_data
 
     run = make_run(args, FULL_AUGMENTATION, out)
     data = prepare_data(run)

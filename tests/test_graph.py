@@ -1,4 +1,4 @@
-"""Graph assembly and shape inference (LAYER_GRAMMAR.md §4): outer skips (LIFO), inner skips,
+"""Graph assembly and shape inference: outer skips (LIFO), inner skips,
 hooks, pretrained encoders with their tap points, the pix2pix discriminator, and walk errors."""
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def test_hooks_can_tap_the_input(registry):
 # ------------------------------------------------------------------ pretrained encoders
 
 TAPS_512 = {
-    # LAYER_GRAMMAR.md §2.5.1 for a 512x512 input: block1_conv2 .. block5_conv3 (VGG16), conv1_relu ..
+    # The original's tap points for a 512x512 input: block1_conv2 .. block5_conv3 (VGG16), conv1_relu ..
     # conv5_block3_out (ResNet50), activation_1/4/29/75 + mixed10 padded to powers of two (InceptionV3)
     "VGG16": ([(512, 512, 64), (256, 256, 128), (128, 128, 256), (64, 64, 512), (32, 32, 512)], (16, 16, 512)),
     "ResNet50": ([(256, 256, 64), (128, 128, 256), (64, 64, 512), (32, 32, 1024), (16, 16, 2048)], (16, 16, 2048)),

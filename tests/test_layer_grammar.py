@@ -1,4 +1,4 @@
-"""Every layer string of LAYER_GRAMMAR.md §2, in the string and the typed form, with its output shape
+"""Every layer string of the original grammar, in the string and the typed form, with its output shape
 and Keras parameter counts checked against numbers computed by hand on small inputs."""
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ KERAS = [
      (2223584, 34112), (3504584, 34112)),
 ]
 
-# LAYER_GRAMMAR.md §2.5.1, 512x512x1 input: spatial size of each tap after its extra processing.
+# The original's tap points, 512x512x1 input: spatial size of each tap after its extra processing.
 SPEC_512 = {
     "VGG16": (512, 256, 128, 64, 32), "VGG19": (512, 256, 128, 64, 32),
     "InceptionV3": (256, 128, 64, 32, 16), "InceptionResNetV2": (256, 128, 64, 32, 16),

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import click
 
-from dlae_core.plugin.registry import KINDS
+from dlae_core.plugin.registry import KINDS, SINGULAR
+
+
+def _backends_of(registry, kind: str, name: str) -> str:
+    """The backends with an implementation of ``kind`` ``name`` (nothing imported)."""
+    found = sorted({b for (k, n, b) in registry.implementations if (k, n) == (SINGULAR[kind], name)})
+    return ", ".join(found) or "-"
 
 
 def _rows(registry, kind: str) -> tuple[tuple[str, ...], list[tuple]]:
     items, owner = registry.items[kind], registry.owner
     if kind == "layers":
-        return ("name", "parameters", "family", "plugin", "description"), [
-            (n, ":".join(p.name for p in t.params) or "-", t.family, owner[(kind, n)], t.doc)
-            for n, t in items.items()]
+        return ("name", "parameters", "family", "backends", "plugin", "description"), [
+            (n, ":".join(p.name for p in t.params) or "-", t.family, _backends_of(registry, kind, n),
+             owner[(kind, n)], t.doc) for n, t in items.items()]
     if kind == "losses":
-        return ("name", "parameter1", "parameter2", "targets", "techniques", "plugin"), [
-            (n, i.parameter1 or "-", i.parameter2 or "-", i.target, ", ".join(i.techniques), owner[(kind, n)])
-            for n, i in items.items()]
+        return ("name", "parameter1", "parameter2", "targets", "techniques", "backends", "plugin"), [
+            (n, i.parameter1 or "-", i.parameter2 or "-", i.target, ", ".join(i.techniques),
+             _backends_of(registry, kind, n), owner[(kind, n)]) for n, i in items.items()]
     if kind == "optimizers":
-        return ("name", "reads", "plugin", "description"), [
-            (n, ", ".join(i.reads), owner[(kind, n)], i.doc) for n, i in items.items()]
+        return ("name", "reads", "backends", "plugin", "description"), [
+            (n, ", ".join(i.reads), _backends_of(registry, kind, n), owner[(kind, n)], i.doc)
+            for n, i in items.items()]
+    if kind == "techniques":
+        return ("name", "layer lists", "backends", "plugin", "description"), [
+            (n, ", ".join(t.layer_lists),
+             _backends_of(registry, kind, n) if t.needs_implementation else "any (core flow)",
+             owner[(kind, n)], t.doc) for n, t in items.items()]
     if kind == "backends":
         return ("name", "available", "plugin", "description"), [
             (n, "yes" if not i.missing() else "no (needs " + ", ".join(i.missing()) + ")", owner[(kind, n)], i.doc)
@@ -56,7 +68,7 @@ def plugins() -> None:
     for loaded in registry.pm.dlae_loaded:
         registered = registry.registered_by(loaded.name)
         summary = "; ".join(f"{len(v)} {k}: {', '.join(v[:6])}{', ...' if len(v) > 6 else ''}"
-                            for k, v in sorted(registered.items())) or "builders only"
+                            for k, v in sorted(registered.items())) or "implementations only"
         rows.append((loaded.name, loaded.distribution or "-", loaded.version or "-", summary))
     print_rows("dlae plugins", ("plugin", "distribution", "version", "registers"), rows)
 

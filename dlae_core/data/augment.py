@@ -1,4 +1,4 @@
-"""Random geometric and intensity augmentation, framework-free (TECHNIQUES.md §5.3).
+"""Random geometric and intensity augmentation, framework-free.
 
 The parameters of one sample's augmentation are drawn here, in the core, from a
 ``numpy.random.Generator``: the same seed gives the same augmented sample on

@@ -1,4 +1,4 @@
-"""Reading DLAE data files (CONFIG_FORMAT.md §12, TECHNIQUES.md §4).
+"""Reading DLAE data files.
 
 A DLAE data file is an HDF5 file with **one dataset per sample** at the file
 root, named by a decimal integer (``"0"``, ``"1"``, ...). Samples are always

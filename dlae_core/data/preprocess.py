@@ -1,4 +1,4 @@
-"""Per-sample preprocessing shared by every backend (CONFIG_FORMAT.md §4, TECHNIQUES.md §5).
+"""Per-sample preprocessing shared by every backend.
 
 numpy only. One sample goes through two stages:
 
@@ -49,7 +49,7 @@ class FeatureStats:
 
 @attrs.frozen
 class Normalization:
-    """One intensity normalization (CONFIG_FORMAT.md §4.1, intended contract of §4.2).
+    """One intensity normalization.
 
     ``kind`` is ``"none"``, ``"samplewise"`` (lo, hi = min and max of the sample
     over all its elements) or ``"global"`` (lo, hi = ``low``, ``high`` from
@@ -128,7 +128,7 @@ def one_hot(y: np.ndarray, categories: int, where: str = "a target") -> np.ndarr
 
 
 def zca_whiten(x: np.ndarray, epsilon: float) -> np.ndarray:
-    """Per-sample "ZCA" of TECHNIQUES.md §5.2: image rows are the observations.
+    """Per-sample "ZCA": image rows are the observations.
 
     F = x reshaped to (rows, -1); Σ = FᵀF / rows = V diag(λ) Vᵀ;
     W = V diag(1/√(λ + ε)) Vᵀ; result F·W reshaped. Computed from the thin SVD

@@ -1,4 +1,4 @@
-"""Which samples each data split holds (CONFIG_FORMAT.md §11, TECHNIQUES.md §4).
+"""Which samples each data split holds.
 
 Unlike the original, the validation split is reproducible: the name shuffle is
 seeded with ``augmentation.random_seed``.

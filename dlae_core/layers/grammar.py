@@ -1,6 +1,6 @@
 """Layer strings <-> LayerSpec.
 
-String form: ``"Convolution 2D:64:(3, 3):(1, 1):same:..."`` (LAYER_GRAMMAR.md).
+String form: ``"Convolution 2D:64:(3, 3):(1, 1):same:..."``.
 Typed form: ``{"type": "Convolution 2D", "filters": 64, "kernel": [3, 3], ...}``.
 Absent or empty parameters take the documented defaults.
 """

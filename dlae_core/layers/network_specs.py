@@ -3,7 +3,7 @@
 Each ``_name(b, x, top)`` function walks one architecture with a :class:`Walker`: every call applies one
 Keras layer to a shape ``(rows, cols, channels)`` and adds that layer's weights to the walker's counts.
 Spatial sizes follow the Keras rules (``'valid'``: ``(n - k) // s + 1``; ``'same'``: ``ceil(n / s)``).
-Tap points (LAYER_GRAMMAR.md §2.5.1) are recorded with ``b.tap(x)`` in order #1..#5.  Pure Python.
+Tap points are recorded with ``b.tap(x)`` in order #1..#5.  Pure Python.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Framework-free shapes and weight counts of the 18 pretrained encoders (LAYER_GRAMMAR.md §2.5).
+"""Framework-free shapes and weight counts of the 18 pretrained encoders.
 
 The architectures are the keras-applications ones (default width multipliers, channels last,
 ``pooling=None``, ``classes=1000``), walked layer by layer in :mod:`.network_specs`; the numbers were

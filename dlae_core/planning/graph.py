@@ -1,4 +1,4 @@
-"""Layer list -> backend-neutral graph IR with inferred shapes (LAYER_GRAMMAR.md §4).
+"""Layer list -> backend-neutral graph IR with inferred shapes.
 
 Backends translate :class:`Graph` node by node; they never re-parse layer strings.
 Node ops: ``input``, ``layer`` (a registered layer type applied to one input),

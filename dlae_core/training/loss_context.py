@@ -15,7 +15,7 @@ def _weights(value: object) -> np.ndarray | None:
 
 @attrs.frozen(eq=False)
 class LossContext:
-    """``parameter1``/``parameter2``: the config's loss parameters (meaning per loss, LOSSES.md);
+    """``parameter1``/``parameter2``: the config's loss parameters (meaning per loss: ``dlae list losses``);
     ``categories``: number of classes; ``class_weights``: per-class weights (length ``categories``)
     for weighted_categorical_crossentropy; ``spatial_rank``: spatial axes of the model output
     (2 or 3 for FCN maps, 0 or None for CNN vectors)."""

@@ -1,4 +1,4 @@
-"""TensorFlow losses against hand-computed values (LOSSES.md §1-§3); the same cases as the torch tests."""
+"""TensorFlow losses against hand-computed values; the same cases as the torch tests."""
 
 import math
 

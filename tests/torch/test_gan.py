@@ -257,9 +257,9 @@ def engine_of(tmp_path: Path, backend: str):
     config = load_config(write_config(tmp_path / "engine.json", raw), registry)
     plan = plan_model(config, registry)
     run = Run(config, plan, registry, RunOptions(backend))
-    module = __import__({"torch": "dlae_torch.gan", "tensorflow": "dlae_tensorflow.gan"}[backend], fromlist=["x"])
-    engine_class = module.TorchGanEngine if backend == "torch" else module.TensorflowGanEngine
-    return engine_class(run, registry.builders(backend), gan_data(config, plan, registry))
+    engine_backend = registry.backend(backend)
+    placement = engine_backend.placement(config, 2)
+    return engine_backend.technique_implementation("GAN").engine(run, gan_data(config, plan, registry), placement)
 
 
 # -- torch ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from dlae_core.plugin.registry import get_registry  # noqa: E402
 from dlae_torch.device import Placement  # noqa: E402
-from dlae_torch.predictor import load_saved  # noqa: E402
+from dlae_core.running.inference import load_saved_network  # noqa: E402
 from e2e_support import (cnn_layers, error_lines, fcn_layers, invoke, make_config, make_data,  # noqa: E402
                          read_h5, save_to, train, write_config, write_h5)
 
@@ -48,8 +48,11 @@ def inference_config(config: dict, model_path: str, test_x: str) -> dict:
 def forward(model_path: str, inputs: dict) -> dict:
     """The saved model, rebuilt by the predictor, on already preprocessed channels-last inputs."""
     registry = get_registry()
-    model, _, _ = load_saved(model_path, registry, registry.builders("torch"),
-                             Placement(torch.device("cpu"), None, channels_last=False))
+    backend = registry.backend("torch")
+    payload = backend.read_model_file(model_path)
+    technique = registry.techniques[payload["config"]["config_file"]["model_signal"]]
+    model, _, _ = load_saved_network(technique, backend, model_path,
+                                     Placement(torch.device("cpu"), None, channels_last=False))
     with torch.no_grad():
         return {name: model(torch.from_numpy(x[None]))[0].numpy() for name, x in inputs.items()}
 

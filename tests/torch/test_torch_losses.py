@@ -1,4 +1,4 @@
-"""Torch losses against hand-computed values (LOSSES.md §1-§3)."""
+"""Torch losses against hand-computed values."""
 
 import math
 

@@ -53,7 +53,7 @@ def merge_shape(mode: str, skip: tuple, current: tuple) -> tuple:
 
 
 class PretrainedNetwork(LayerType):
-    """An ImageNet encoder; replaces the graph input with its own (LAYER_GRAMMAR.md §2.5)."""
+    """An ImageNet encoder; replaces the graph input with its own."""
 
     role, family, rank = "pretrained", "pretrained", 2
     params = (

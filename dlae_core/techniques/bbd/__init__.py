@@ -1,4 +1,4 @@
-"""Framework-free SSD-style bounding-box detection (BBD; TECHNIQUES.md §9), numpy/scipy only.
+"""Framework-free SSD-style bounding-box detection (BBD), numpy/scipy only.
 
 * :mod:`.anchors` -- the one anchor generator (training targets and decoding) and the network
   output layout the backends must produce: per anchor ``[C+1 softmax class scores, background
@@ -7,7 +7,7 @@
 * :mod:`.decode` -- offsets -> boxes, per-class NMS, top_k (predictions);
 * :mod:`.metrics` -- mAP (VOC all-point AP);
 * :mod:`.augment` -- the SSD geometric augmentation chain;
-* :mod:`.loss_reference` -- numpy reference of the SSD loss (LOSSES.md §5);
+* :mod:`.loss_reference` -- numpy reference of the SSD loss;
 * :mod:`.datasets` -- map-style training / evaluation / prediction samples;
 * :mod:`.heads` -- the predictor heads both backends build on the hooks (names, sizes, init);
 * :mod:`.session` -- a training session's data and box checks, validation mAP, ``DetectionLoop``;

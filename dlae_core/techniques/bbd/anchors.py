@@ -1,4 +1,4 @@
-"""The one anchor generator of BBD (TECHNIQUES.md §9.1-9.2), shared by training and decoding.
+"""The one anchor generator of BBD, shared by training and decoding.
 
 numpy only. :func:`make_anchors` gives the anchors the target encoder
 (:mod:`.encode`) matches ground truth against **and** the decoder (:mod:`.decode`)

@@ -1,4 +1,4 @@
-"""BBD augmentation chain (TECHNIQUES.md §9.6): constant-size photometric + geometric SSD augmentation.
+"""BBD augmentation chain: constant-size photometric + geometric SSD augmentation.
 
 numpy + scipy. :func:`augment_detection` transforms one normalized image and its
 boxes with parameters drawn from a ``numpy.random.Generator`` (deterministic for

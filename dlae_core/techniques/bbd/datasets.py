@@ -1,4 +1,4 @@
-"""Map-style BBD datasets (TECHNIQUES.md §9.5), numpy only, like :mod:`dlae_core.data.datasets`.
+"""Map-style BBD datasets, numpy only, like :mod:`dlae_core.data.datasets`.
 
 A framework loader wraps them (``DataLoader(dataset, batch_size, shuffle=False)``);
 items are dicts of numpy arrays, every random choice is seeded from

@@ -1,4 +1,4 @@
-"""Network output -> detections (TECHNIQUES.md §9.8), numpy only.
+"""Network output -> detections, numpy only.
 
 :func:`decode` takes the two parts of the BBD network output (see
 :mod:`.anchors` for the layout) and the anchors of

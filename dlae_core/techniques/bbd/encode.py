@@ -1,4 +1,4 @@
-"""Ground-truth boxes -> SSD training targets (TECHNIQUES.md §9.3), numpy only.
+"""Ground-truth boxes -> SSD training targets, numpy only.
 
 Boxes are float arrays (k, 5) of rows ``[class, xmin, ymin, xmax, ymax]`` in
 pixels of the network input, x = column, y = row, width = xmax - xmin (no +1).

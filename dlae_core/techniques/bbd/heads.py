@@ -1,4 +1,4 @@
-"""The BBD predictor heads as a framework-free description both backends build (TECHNIQUES.md §9.1).
+"""The BBD predictor heads as a framework-free description both backends build.
 
 For hook j (in ``graph.hooks`` order) with C_j channels and b_j boxes per cell:
 

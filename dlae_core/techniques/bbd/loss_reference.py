@@ -1,4 +1,4 @@
-"""numpy reference of the SSD multibox loss (LOSSES.md §5) that backends are tested against.
+"""numpy reference of the SSD multibox loss that backends are tested against.
 
 Arrays are (B, N, C+5): ``[C+1 class columns (background at 0) | 4 offsets]`` --
 targets from :func:`~dlae_core.techniques.bbd.encode.encode_boxes`, predictions in the
