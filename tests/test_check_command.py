@@ -135,10 +135,10 @@ def test_weights_also_travel_from_tensorflow_to_torch(tmp_path):
 
 
 def test_a_forced_output_difference_fails_with_a_reason_line(tmp_path, monkeypatch):
-    import dlae_tensorflow.parity as tf_parity
+    from dlae_tensorflow.backend import TensorflowBackend
 
-    forward = tf_parity.forward
-    monkeypatch.setattr(tf_parity, "forward", lambda model, inputs: forward(model, inputs) + 1e-2)
+    forward = TensorflowBackend.forward
+    monkeypatch.setattr(TensorflowBackend, "forward", lambda self, model, inputs: forward(self, model, inputs) + 1e-2)
     result = check(EXAMPLE_CNN, expect=1)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -148,18 +148,19 @@ def test_a_forced_output_difference_fails_with_a_reason_line(tmp_path, monkeypat
 
 
 def test_a_parameter_count_difference_fails(tmp_path, monkeypatch):
-    import dlae_torch.parity as torch_parity
+    from dlae_torch.backend import TorchBackend
 
-    monkeypatch.setattr(torch_parity, "count_params", lambda model: (1, 0))
+    monkeypatch.setattr(TorchBackend, "count_params", lambda self, model: (1, 0))
     result = check(EXAMPLE_CNN, expect=1)
     assert "parity check failed: model: parameter counts differ (torch 1/0, tensorflow" in result.stderr
 
 
 def test_a_looser_tolerance_accepts_a_small_difference(monkeypatch):
-    import dlae_tensorflow.parity as tf_parity
+    from dlae_tensorflow.backend import TensorflowBackend
 
-    forward = tf_parity.forward
-    monkeypatch.setattr(tf_parity, "forward", lambda model, inputs: forward(model, inputs) * (1 + 1e-3))
+    forward = TensorflowBackend.forward
+    monkeypatch.setattr(TensorflowBackend, "forward",
+                        lambda self, model, inputs: forward(self, model, inputs) * (1 + 1e-3))
     check(EXAMPLE_CNN, "--tolerance", "1e-2")
     check(EXAMPLE_CNN, expect=1)
 

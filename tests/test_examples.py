@@ -1,6 +1,8 @@
 """``dlae example NAME FOLDER``: every example writes data and a config that validates with its data."""
 
 import json
+import os
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -21,12 +23,26 @@ def test_every_example_validates_with_its_generated_data(tmp_path, name):
     assert written.stdout.startswith(f"wrote {folder / 'config.json'}")
     config = json.loads((folder / "config.json").read_text())
     for key, path in config["paths"].items():
-        assert path.startswith(str(folder.resolve())), (key, path)
+        assert not os.path.isabs(path), (key, path)  # relative to the config's folder
         if key != "load_model":
-            assert (folder / "data").resolve() in __import__("pathlib").Path(path).parents
+            assert path.startswith("data/") and (folder / path).is_file(), (key, path)
+    for key in ("save_model_path", "save_csv_path", "save_checkpoints_path"):
+        value = config["save_configurations"].get(key)
+        assert not value or not os.path.isabs(value), (key, value)
     validated = invoke("validate", folder / "config.json")  # data checks included
     assert validated.exit_code == 0, validated.output
     assert validated.stdout.startswith("OK ")
+
+
+def test_a_copied_example_folder_reads_its_own_files(tmp_path):
+    """Relative paths resolve against the config's folder, not the working directory: a copy of
+    the folder validates after the original is gone."""
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    assert invoke("example", "cnn", original).exit_code == 0
+    shutil.copytree(original, copy)
+    shutil.rmtree(original)
+    validated = invoke("validate", copy / "config.json")
+    assert validated.exit_code == 0, validated.output
 
 
 def test_an_existing_example_is_kept_without_overwrite(tmp_path):

@@ -53,13 +53,11 @@ def write_example(name: str, folder: Path, *, overwrite: bool) -> Path:
     size = raw["config_file"]["input_shape"][0]
     files = write_example_data(folder / "data", kind, n=count, size=size, seed=0, overwrite=overwrite)
     paths = raw.setdefault("paths", {})
+    # Paths relative to the config's folder (how dlae resolves them), so a copied example folder
+    # reads and writes its own files.
     for key, path in files.items():
         if key in paths:
-            paths[key] = str(path.resolve())
-    for section, key in (("paths", "load_model"), ("save_configurations", "save_model_path"),
-                         ("save_configurations", "save_csv_path"), ("save_configurations", "save_checkpoints_path")):
-        if raw.get(section, {}).get(key):
-            raw[section][key] = str((folder / raw[section][key]).resolve())
+            paths[key] = path.relative_to(folder).as_posix()
     config_path = folder / "config.json"
     write_text_atomic(config_path, json.dumps(raw, indent=1) + "\n", overwrite=overwrite)
     return config_path

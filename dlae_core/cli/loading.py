@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dlae_core.errors import DataError
 
 
 def load_and_plan(path: str, *, check_data: bool, registry=None, session: str | None = None,
                   backend: str | None = None):
-    """Parse, check and plan ``path``. With ``backend``, that backend is checked first (unknown or
+    """Parse, check and plan ``path`` (relative paths in it are relative to its folder). With ``backend``, that backend is checked first (unknown or
     not installed) and every component without an implementation for it is reported before any
     data is read; with ``check_data`` the data files are checked last.
     Returns (config, plan, registry). Raises BackendUnavailableError / ConfigError /
@@ -16,11 +18,12 @@ def load_and_plan(path: str, *, check_data: bool, registry=None, session: str | 
     from dlae_core.planning.implementations import check_implementations
     from dlae_core.planning.plan import plan_model
     from dlae_core.plugin.registry import get_registry
+    from dlae_core.running.paths import resolve_relative_paths
 
     registry = registry or get_registry()
     if backend is not None:
         registry.check_backend(backend)
-    config = load_config(path, registry)
+    config = resolve_relative_paths(load_config(path, registry), Path(path).parent)
     plan = plan_model(config, registry)
     if backend is not None:
         check_implementations(config, plan, registry, backend)

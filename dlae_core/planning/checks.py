@@ -9,7 +9,7 @@ from dlae_core.errors import Problem, problem
 def check_config(config: Config, registry) -> list[Problem]:
     """Problems that involve several keys; every rule here says which key to change."""
     found: list[Problem] = []
-    for rule in (_normalization, _loss, _paths, _session, _saving):
+    for rule in (_normalization, _loss, _paths, _session, _saving, _collisions):
         found.extend(rule(config, registry))
     found.extend(registry.techniques[config.config_file.model_signal].check_config(config, registry))
     return found
@@ -108,3 +108,9 @@ def _saving(config: Config, registry) -> list[Problem]:
             out.append(problem(f"save_configurations.save_{what}_path",
                                f"save_{what}_switch is True but no path is given", expected="a path", received=""))
     return out
+
+
+def _collisions(config: Config, registry) -> list[Problem]:
+    from dlae_core.running.paths import output_collisions
+
+    return output_collisions(config)

@@ -29,6 +29,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp creates the file 0600; give it the mode any other tool would (0666 less the umask)
+    os.chmod(tmp, 0o666 & ~current_umask())
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -36,6 +38,13 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | Path, text: str, *, overwrite: bool) -> Path:

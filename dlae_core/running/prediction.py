@@ -16,8 +16,9 @@ from dlae_core.config.parser import parse_config
 from dlae_core.data.datasets import PredictionSamples
 from dlae_core.data.preprocess import Preprocessor
 from dlae_core.data.splits import make_splits
-from dlae_core.errors import ModelFileError
+from dlae_core.errors import ModelFileError, OutputExistsError
 from dlae_core.planning.plan import ModelPlan, plan_model
+from dlae_core.running.paths import collision_with_inputs
 from dlae_core.running.run import Run, predictions_path, refuse_existing
 
 
@@ -27,6 +28,10 @@ def claim_predictions_path(run: Run) -> Path:
     technique = run.registry.techniques[run.plan.technique]
     prefix = technique.prediction_prefix or technique.name.lower()
     out_path = predictions_path(prefix, run.options.predictions)
+    collision = collision_with_inputs(run.config, out_path)
+    if collision is not None:
+        raise OutputExistsError(f"the predictions file {str(out_path)!r} is the input paths.{collision.key}; "
+                                f"choose another --predictions (--overwrite never replaces an input)")
     refuse_existing([("predictions file", out_path)], run.options.overwrite, hint="or choose --predictions")
     return out_path
 

@@ -48,6 +48,7 @@ from dlae_core.testing.checks import (
     check_loss,
     check_optimizer_step,
     layer_graph,
+    loss_data,
 )
 
 __all__ = [
@@ -61,5 +62,6 @@ __all__ = [
     "check_optimizer_step",
     "installed_backends",
     "layer_graph",
+    "loss_data",
     "make_registry",
 ]

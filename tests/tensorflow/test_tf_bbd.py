@@ -67,24 +67,26 @@ def test_the_same_weights_give_the_same_boxes_on_both_backends(tmp_path):
     from dlae_core.techniques.bbd.decode import decode
     from dlae_core.techniques.bbd.heads import split_output
     from dlae_core.techniques.bbd.parity import check_bbd_parity
-    from dlae_tensorflow import bbd as tf_bbd
-    from dlae_torch import bbd as torch_bbd
 
     config, plan, registry = plan_of(tmp_path, bbd_config({}))
     report = check_bbd_parity(config, plan, registry, ("torch", "tensorflow"), batch=3, seed=2)
     assert report.ok, report.problems()
     assert report.detections.counts[0] == report.detections.counts[1] > 0
-    t_model = torch_bbd.parity_build(plan.main, config.bbd_options, registry)
-    k_model = tf_bbd.parity_build(plan.main, config.bbd_options, registry)
+    torch_backend, tf_backend = registry.backend("torch"), registry.backend(BACKEND)
+
+    def build(backend):
+        backend.seed(0)
+        return backend.technique_implementation("BBD").build(plan.main, config.bbd_options)
+
+    t_model, k_model = build(torch_backend), build(tf_backend)
     with torch.no_grad():
         for head in t_model.class_heads:  # confident class-1 scores, so decoding keeps boxes
             head.bias.copy_(torch.tensor([0.0, 3.0, 0.0] * (head.bias.numel() // 3)))
-    k_model_weights = torch_bbd.parity_export(t_model)
-    tf_bbd.parity_import(k_model, k_model_weights)
+    tf_backend.import_weights(k_model, plan.main, torch_backend.export_weights(t_model, plan.main))
     x = np.random.default_rng(0).random((2, SIZE, SIZE, 1)).astype(np.float32)
     anchors = make_anchors(config.bbd_options, (SIZE, SIZE), plan.main.hook_shapes())
-    boxes = [decode(*split_output(f(m, x)), anchors, config.bbd_options, (SIZE, SIZE))
-             for f, m in ((torch_bbd.parity_forward, t_model), (tf_bbd.parity_forward, k_model))]
+    boxes = [decode(*split_output(backend.forward(m, [x])), anchors, config.bbd_options, (SIZE, SIZE))
+             for backend, m in ((torch_backend, t_model), (tf_backend, k_model))]
     for a, b in zip(*boxes):
         assert 0 < len(a) == len(b) <= BBD["top_k"]
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

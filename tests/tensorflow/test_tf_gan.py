@@ -18,10 +18,42 @@ tf = pytest.importorskip("tensorflow")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "torch"))
 
 from e2e_support import invoke, make_data, write_config  # noqa: E402
-from test_gan import (adversarial_options_scenario, cyclegan_scenario, engine_of, gan_config,  # noqa: E402
+from test_gan import (adversarial_options_scenario, cyclegan_scenario, gan_config,  # noqa: E402
                       global_targets_scenario, pix2pix_scenario, refuse_scenario, three_d_scenario)
 
 BACKEND = "tensorflow"
+
+
+def engines_of(tmp_path: Path, raw: dict, backends=(BACKEND,)) -> list:
+    """The GAN engine of each of ``backends`` for config ``raw``, made as the core's GAN session
+    makes it (placement, seed, the backend's implementation of technique GAN)."""
+    from dlae_core.config.parser import load_config
+    from dlae_core.planning.plan import plan_model
+    from dlae_core.plugin.registry import get_registry
+    from dlae_core.running.run import Run, RunOptions
+    from dlae_core.techniques.gan.datasets import gan_data
+
+    registry = get_registry()
+    config = load_config(write_config(tmp_path / "engine.json", raw), registry)
+    plan = plan_model(config, registry)
+    engines = []
+    for name in backends:
+        backend = registry.backend(name)
+        placement = backend.placement(config, len(plan.main.input_shapes[0]) - 1)
+        backend.seed(config.augmentation.random_seed)
+        engines.append(backend.technique_implementation("GAN").engine(
+            Run(config, plan, registry, RunOptions(name)), gan_data(config, plan, registry), placement))
+    return engines
+
+
+def engine_of(tmp_path: Path):
+    """The tensorflow GAN engine of a cycleGAN config with its own optimizer families."""
+    data = make_data(tmp_path / "data", "translation", n=8, size=16)
+    raw = gan_config(data, "cyclegan", learning_rate_schedule={"discriminator_learning_rate": "0.03:0.0",
+                                                               "gan_learning_rate": "0.004:0.0"},
+                     optimizer={"optimizer": "Adam", "discriminator_optimizer": "SGD:0.9:0.999:0.9:0.7:None",
+                                "gan_optimizer": "RMSprop:0.9:0.999:0.8:0.0:0.001"})
+    return engines_of(tmp_path, raw)[0]
 
 
 def test_pix2pix_learns_and_writes_its_outputs(tmp_path):
@@ -51,7 +83,7 @@ def test_existing_outputs_and_checkpoints_are_refused(tmp_path):
 
 def test_each_optimizer_reads_its_own_record(tmp_path):
     keras = pytest.importorskip("keras")
-    engine = engine_of(tmp_path, BACKEND)
+    engine = engine_of(tmp_path)
     first, second = engine.d_optimizers["discriminator1"], engine.d_optimizers["discriminator2"]
     assert first is not second
     for optimizer in (first, second):
@@ -69,26 +101,15 @@ def test_each_optimizer_reads_its_own_record(tmp_path):
 @pytest.mark.parametrize("variant,adversarial", [("pix2pix", "log"), ("cyclegan", "least_squares")])
 def test_one_update_is_the_same_on_both_backends(tmp_path, variant, adversarial):
     torch = pytest.importorskip("torch")
-    from dlae_core.config.parser import load_config
-    from dlae_core.techniques.gan.datasets import gan_data
-    from dlae_core.planning.plan import plan_model
-    from dlae_core.plugin.registry import get_registry
-    from dlae_core.running.run import Run, RunOptions
     from dlae_tensorflow import weights as tf_weights
-    from dlae_tensorflow.gan import TensorflowGanEngine
     from dlae_torch import weights as torch_weights
-    from dlae_torch.gan import TorchGanEngine
 
     data = make_data(tmp_path / "data", "translation", n=8, size=16)
     raw = gan_config(data, variant, adversarial=adversarial,
                      optimizer={"optimizer": "Adam", "discriminator_optimizer": "SGD:0.9:0.999:0.9:0.0:None",
                                 "gan_optimizer": "SGD:0.9:0.999:0.9:0.0:None"})
-    registry = get_registry()
-    config = load_config(write_config(tmp_path / "c.json", raw), registry)
-    plan = plan_model(config, registry)
-    engines = [cls(Run(config, plan, registry, RunOptions(name)), registry.builders(name),
-                   gan_data(config, plan, registry))
-               for cls, name in ((TorchGanEngine, "torch"), (TensorflowGanEngine, BACKEND))]
+    engines = engines_of(tmp_path, raw, ("torch", BACKEND))
+    plan = engines[0].run_info.plan
     torch_engine, tf_engine = engines
     pairs = [(torch_engine.generators, tf_engine.generators, plan.graphs["generator"]),
              (torch_engine.discriminators, tf_engine.discriminators, plan.graphs["discriminator"])]

@@ -455,9 +455,19 @@ def test_weights_round_trip_and_mismatch_is_reported():
 
 
 def test_backend_counts_params_through_the_registry():
-    backend = REGISTRY.backend("tensorflow")(REGISTRY)
+    backend = REGISTRY.backend("tensorflow")
     graph = graph_of(UNET_3D)
-    assert backend.count_params(graph, None) == graph.totals()
+    assert backend.count_params(backend.build_model(graph)) == graph.totals()
+
+
+def test_the_implemented_table_lists_exactly_what_each_table_holds():
+    import importlib
+
+    for (kind, reference), names in dlae_tensorflow.plugin.IMPLEMENTED.items():
+        module, _, attribute = reference.partition(":")
+        table = getattr(importlib.import_module(module), attribute)
+        assert tuple(table) == names, (kind, reference)
+        assert all(BUILDERS[kind][name] is table[name] for name in names), (kind, reference)
 
 
 def test_importing_the_plugin_does_not_import_tensorflow():

@@ -363,10 +363,10 @@ def test_normalize_and_one_hot_match_core():
 
 def test_mixed_precision_policy_trains_with_float32_variables(tmp_path, monkeypatch):
     """What ``precision: bf16`` selects on a GPU (the mixed_bfloat16 policy), run on the CPU."""
-    import dlae_tensorflow.trainer as trainer
+    import dlae_tensorflow.backend as backend
     from dlae_tensorflow.device import Placement
 
-    monkeypatch.setattr(trainer, "choose_placement",
+    monkeypatch.setattr(backend, "choose_placement",
                         lambda config, rank=None: Placement("/CPU:0", "mixed_bfloat16", note="test policy"))
     data = make_data(tmp_path / "data", "segmentation", n=8, size=8)
     out = tmp_path / "out"
@@ -384,8 +384,8 @@ def test_mixed_precision_policy_trains_with_float32_variables(tmp_path, monkeypa
 
 def test_predict_uses_the_saved_featurewise_statistics(tmp_path):
     from dlae_core.plugin.registry import get_registry
+    from dlae_core.running.inference import load_saved_network
     from dlae_tensorflow.device import Placement
-    from dlae_tensorflow.predictor import load_saved
 
     data = make_data(tmp_path / "data", "classification", n=16, size=8)
     out = tmp_path / "out"
@@ -396,8 +396,8 @@ def test_predict_uses_the_saved_featurewise_statistics(tmp_path):
     predictions = predict(tmp_path, config, out / "model.pt", data["test_X"])
 
     registry = get_registry()
-    model, _, payload = load_saved(str(out / "model.pt"), registry, registry.builders("tensorflow"),
-                                   Placement("/CPU:0", None))
+    model, _, payload = load_saved_network(registry.techniques["CNN"], registry.backend("tensorflow"),
+                                           str(out / "model.pt"), Placement("/CPU:0", None))
     def with_channel(a):
         return a[..., None] if a.ndim == 2 else a
 

@@ -1,8 +1,9 @@
 """dlae's TensorFlow (Keras 3) backend.
 
 Importing this package does not import tensorflow; the plugin module (``dlae_tensorflow.plugin``)
-imports the framework only when the tensorflow backend's builders are requested. Every module that
-uses keras gets it from :func:`require_tensorflow_keras`, which makes Keras run on TensorFlow.
+registers the backend (``dlae_tensorflow.backend``) and its implementations as lazy references, so
+the framework is imported only when the tensorflow backend is used. Every module that uses keras
+gets it from :func:`require_tensorflow_keras`, which makes Keras run on TensorFlow.
 """
 
 from __future__ import annotations

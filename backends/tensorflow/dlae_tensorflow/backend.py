@@ -1,46 +1,109 @@
-"""Entry point of the tensorflow backend: ``BackendInfo("tensorflow", ...).load()`` returns ``Backend``."""
+"""The tensorflow backend: :class:`TensorflowBackend`, the core's declared interface
+(:class:`dlae_core.running.backend.Backend`) implemented with TensorFlow (Keras 3).
+``BackendInfo("tensorflow", ...).load()`` returns it as ``Backend``."""
 
 from __future__ import annotations
 
+# Keras is chosen (on TensorFlow) and TensorFlow's start-up chatter filtered before anything
+# imports tensorflow: this module is the first of the backend that the core loads.
 from dlae_tensorflow import require_tensorflow_keras
-from dlae_tensorflow.model import build_model, count_params
 
-require_tensorflow_keras()
+keras = require_tensorflow_keras()
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dlae_core.errors import ModelFileError, WeightExchangeError  # noqa: E402
+from dlae_core.running.backend import Backend  # noqa: E402
+
+from dlae_tensorflow import weights as canonical  # noqa: E402
+from dlae_tensorflow.bbd_model import (DetectionModel, export_detector_weights,  # noqa: E402
+                                       import_detector_weights)
+from dlae_tensorflow.device import Placement, choose_placement  # noqa: E402
+from dlae_tensorflow.loader import EpochIndexed, make_batches  # noqa: E402
+from dlae_tensorflow.model import build_model as build_keras_model  # noqa: E402
+from dlae_tensorflow.model import count_params as count_layer_params  # noqa: E402
+from dlae_tensorflow.modelfile import load_model_file  # noqa: E402
+from dlae_tensorflow.trainer import TensorflowSteps  # noqa: E402
 
 
-class Backend:
-    def __init__(self, registry):
-        self.registry = registry
-        self.builders = registry.builders("tensorflow")
+class TensorflowBackend(Backend):
+    name = "tensorflow"
+    framework = "TensorFlow"
 
-    def count_params(self, graph, config) -> tuple[int, int]:
-        """(trainable, non_trainable) of ``graph`` built in Keras; a BBD graph with its predictor heads."""
-        if config is not None and config.config_file.model_signal == "BBD":
-            from dlae_tensorflow.bbd_model import build_detector
+    # -- devices and randomness ---------------------------------------------------------------------
+    def placement(self, config, spatial_rank: int) -> Placement:
+        return choose_placement(config, spatial_rank)
 
-            return count_params(build_detector(graph, config.bbd_options, self.builders))
-        return count_params(build_model(graph, self.builders))
+    def seed(self, seed: int) -> None:
+        keras.utils.set_random_seed(seed % 2**32)
 
-    def train(self, run):
-        """Carry out a Train / Train from Checkpoint session (see trainer.py; GANs: gan.py; BBD: bbd.py)."""
-        if run.plan.technique == "GAN":
-            from dlae_tensorflow.gan import train_gan
+    # -- models -------------------------------------------------------------------------------------
+    def build_model(self, graph, placement: Placement | None = None):
+        """The Keras model of ``graph``; on ``placement``, built on its device with its precision policy."""
+        builders = self.implementations
+        if placement is None:
+            return build_keras_model(graph, builders["layer"], builders["activation"])
+        with placement.scope(), placement.policy_scope():
+            return build_keras_model(graph, builders["layer"], builders["activation"])
 
-            return train_gan(run, self.builders)
-        if run.plan.technique == "BBD":
-            from dlae_tensorflow.bbd import train_bbd
+    def count_params(self, model) -> tuple[int, int]:
+        return count_layer_params(model)
 
-            return train_bbd(run, self.builders)
-        from dlae_tensorflow.trainer import train
+    def export_weights(self, model, graph) -> dict:
+        if isinstance(model, DetectionModel):
+            return export_detector_weights(model)
+        return canonical.export_weights(model, graph)
 
-        return train(run, self.builders)
+    def import_weights(self, model, graph, weights: dict) -> None:
+        if isinstance(model, DetectionModel):
+            import_detector_weights(model, weights)
+        else:
+            canonical.import_weights(model, graph, weights)
 
-    def predict(self, run):
-        """Inference session: returns (predictions path, number of samples written)."""
-        if run.plan.technique == "BBD":
-            from dlae_tensorflow.bbd import predict_bbd
+    def forward(self, model, inputs: list[np.ndarray]) -> np.ndarray:
+        tensors = [tf.constant(np.asarray(x, np.float32)) for x in inputs]
+        out = model(tensors if len(tensors) > 1 else tensors[0], training=False)
+        return np.asarray(tf.cast(out, tf.float32).numpy())
 
-            return predict_bbd(run, self.builders)
-        from dlae_tensorflow.predictor import predict
+    def evaluate_loss(self, loss_fn, outputs: np.ndarray, targets: np.ndarray) -> float:
+        return float(loss_fn(tf.constant(outputs, tf.float32), tf.constant(targets, tf.float32)))
 
-        return predict(run, self.builders)
+    # -- training -----------------------------------------------------------------------------------
+    def supervised_engine(self, run, data, placement, *, model=None, loss_fn=None, monitors: bool = True):
+        return TensorflowSteps(run, self, data, placement, model=model, loss_fn=loss_fn, monitors=monitors)
+
+    def training_batches(self, samples, batch_size: int, workers: int | None, placement):
+        batches = make_batches(EpochIndexed(samples), batch_size, workers=workers, epochs=True)
+        return batches, batches.set_epoch
+
+    def evaluation_batches(self, samples, batch_size: int, workers: int | None, placement):
+        return make_batches(samples, batch_size, workers=workers)
+
+    # -- model files and inference -------------------------------------------------------------------
+    def read_model_file(self, path: str) -> dict:
+        return load_model_file(path)
+
+    def restore(self, model, graph, payload: dict, path: str) -> None:
+        try:
+            self.import_weights(model, graph, payload["weights"])
+        except WeightExchangeError as exc:
+            network = "detector" if isinstance(model, DetectionModel) else "network"
+            raise ModelFileError(f"the weights stored in {path!r} do not fit its {network}: "
+                                 f"{str(exc).splitlines()[0]}") from None
+
+    def predict_batches(self, model, samples, batch_size: int, workers: int | None, placement):
+        batches = make_batches(samples, batch_size, workers=workers)
+
+        @tf.function(input_signature=[batches.element_spec["x"]])
+        def forward(x):
+            return tf.cast(model(x, training=False), tf.float32)
+
+        for batch in batches:
+            names = [n.decode() for n in batch["name"].numpy()]
+            with placement.scope():
+                out = forward(batch["x"]).numpy()
+            yield names, out
+
+
+Backend = TensorflowBackend

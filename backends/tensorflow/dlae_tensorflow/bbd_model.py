@@ -100,7 +100,7 @@ def export_detector_weights(model: DetectionModel) -> dict[str, dict[str, np.nda
 
 
 def import_detector_weights(model: DetectionModel, weights: dict) -> None:
-    """Assign canonical weights; BackendError listing every difference unless they fit."""
+    """Assign canonical weights; WeightExchangeError listing every difference unless they fit."""
     check_compatible(weights, export_detector_weights(model), ("the weights to import", "the tensorflow model"))
     names = {n.name for n in model.graph.nodes}
     import_weights(model.body, model.graph, {k: v for k, v in weights.items() if k in names})
@@ -140,3 +140,7 @@ def ssd_loss(neg_pos_ratio: float, alpha: float):
 def ssd_builder(context):
     """Loss builder registered as ``ssd`` (parameter1 = neg:pos ratio, parameter2 = alpha)."""
     return ssd_loss(context.parameter1, context.parameter2)
+
+
+#: The SSD loss, registered lazily by dlae_tensorflow.plugin as the tensorflow implementation of loss ``ssd``.
+LOSSES = {"ssd": ssd_builder}

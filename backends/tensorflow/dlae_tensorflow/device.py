@@ -32,6 +32,11 @@ class Placement:
     def is_gpu(self) -> bool:
         return "GPU" in self.device
 
+    @property
+    def augments_on_device(self) -> bool:
+        """Training batches are augmented on the GPU (inside the compiled train step), not by the workers."""
+        return self.is_gpu
+
     def scope(self):
         """Context placing ops and variables on the chosen device."""
         return tf.device(self.device)

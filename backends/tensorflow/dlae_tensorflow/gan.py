@@ -26,21 +26,14 @@ import numpy as np
 import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.techniques.gan.datasets import GanData, gan_data
-from dlae_core.techniques.gan.loop import (DISCRIMINATOR_ROLES, ROLES, GanLoop, GanResult, check_gan_session, real_threshold,
-                                 refuse_existing_outputs, variant_of)
+from dlae_core.plugin.components import OptimizerSettings
 from dlae_core.running.run import Run
+from dlae_core.techniques.gan.datasets import GanData
+from dlae_core.techniques.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold, variant_of
 
-from dlae_tensorflow import require_tensorflow_keras
-from dlae_tensorflow.device import choose_placement
-from dlae_tensorflow.loader import EpochIndexed, make_batches
 from dlae_tensorflow.model import regularization_loss
 from dlae_tensorflow.modelfile import save_model_file
-from dlae_tensorflow.optimizers import make_optimizer, set_learning_rate
-from dlae_tensorflow.setup import build_model
-from dlae_tensorflow.weights import export_weights
-
-keras = require_tensorflow_keras()
+from dlae_tensorflow.optimizers import prepare, set_learning_rate
 
 
 def adversarial_loss(kind: str):
@@ -71,22 +64,26 @@ def _signature(batch: dict) -> list:
 class TensorflowGanEngine:
     """The GanEngine of the core loop (dlae_core.techniques.gan.loop) for TensorFlow."""
 
-    def __init__(self, run: Run, builders: dict, data: GanData):
-        self.run_info, self.config, self.data = run, run.config, data
+    def __init__(self, run: Run, backend, data: GanData, placement):
+        self.run_info, self.config, self.data, self.placement = run, run.config, data, placement
+        self.backend = backend
         config = self.config
         self.variant = variant_of(config)
         generator, discriminator = run.plan.graphs["generator"], run.plan.graphs["discriminator"]
         self.generator_graph = generator
-        self.placement = choose_placement(config, len(generator.input_shapes[0]) - 1)
-        keras.utils.set_random_seed(config.augmentation.random_seed % 2**32)
-        self.generators = {role: build_model(generator, builders, self.placement) for role in ROLES[self.variant]}
-        self.discriminators = {role: build_model(discriminator, builders, self.placement)
+        self.generators = {role: backend.build_model(generator, placement) for role in ROLES[self.variant]}
+        self.discriminators = {role: backend.build_model(discriminator, placement)
                                for role in DISCRIMINATOR_ROLES[self.variant]}
         opt, lrs = config.optimizer, config.learning_rate_schedule
+
+        def optimizer(record, rate, variables):
+            settings = OptimizerSettings.from_record(record, rate.learning_rate)
+            return prepare(backend.make_optimizer(settings, None), placement, variables)
+
         self.g_variables = [v for g in self.generators.values() for v in g.trainable_variables]
-        self.g_optimizer = self._optimizer(opt.gan_optimizer, lrs.gan_learning_rate, self.g_variables)
-        self.d_optimizers = {role: self._optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
-                                                   d.trainable_variables)
+        self.g_optimizer = optimizer(opt.gan_optimizer, lrs.gan_learning_rate, self.g_variables)
+        self.d_optimizers = {role: optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
+                                             d.trainable_variables)
                              for role, d in self.discriminators.items()}
         self.adv = adversarial_loss(config.loss_function.adversarial)
         self.threshold = real_threshold(config.loss_function.adversarial)
@@ -94,15 +91,6 @@ class TensorflowGanEngine:
         self.lambda2 = float(config.loss_function.parameter2)
         self._rates: tuple | None = None
         self._d_fn = self._g_fn = None
-
-    def _optimizer(self, record, rate, variables):
-        optimizer = make_optimizer(record.optimizer, lr=rate.learning_rate, beta1=record.beta1, beta2=record.beta2,
-                                   rho=record.rho, momentum=record.momentum, epsilon=record.epsilon)
-        if self.placement.policy == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        with self.placement.scope():
-            optimizer.build(variables)
-        return optimizer
 
     # -- GanEngine -------------------------------------------------------------------------------
     def set_learning_rates(self, discriminator: float, generator: float) -> None:
@@ -138,7 +126,8 @@ class TensorflowGanEngine:
     def save_generator(self, role: str, path: Path, state: dict) -> None:
         stats = self.data.stats_dict() if role in ("generator", "generator1") else None
         save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
-                        graph_role="generator", weights=export_weights(self.generators[role], self.generator_graph),
+                        graph_role="generator",
+                        weights=self.backend.export_weights(self.generators[role], self.generator_graph),
                         stats=stats, training_state=dict(state))
 
     # -- the compiled steps ----------------------------------------------------------------------
@@ -198,16 +187,15 @@ class TensorflowGanEngine:
         return {"g_loss": loss, "g_adv": adv / 2, "g_cycle": cycle / 2, "g_identity": identity / 2}
 
 
-def train_gan(run: Run, builders: dict) -> GanResult:
-    """A GAN Train session on TensorFlow (outputs: dlae_core.techniques.gan.loop)."""
-    config = run.config
-    check_gan_session(config)
-    data = gan_data(config, run.plan, run.registry)
-    refuse_existing_outputs(config, run.options.overwrite, data.validation is not None)
-    engine = TensorflowGanEngine(run, builders, data)
-    batches = make_batches(EpochIndexed(data.train), config.training_configurations.batch_size,
-                           workers=run.options.workers, epochs=True)
-    loop = GanLoop(config, engine, data.validation, quiet=run.options.quiet, note=engine.placement.note)
-    result = loop.run(batches, set_epoch=batches.set_epoch)
-    result.models = dict(engine.generators)
-    return result
+class TensorflowGan:
+    """Technique GAN on tensorflow (registered with ``register_implementations``): the engine factory."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def engine(self, run: Run, data: GanData, placement) -> TensorflowGanEngine:
+        return TensorflowGanEngine(run, self.backend, data, placement)
+
+
+#: This module's implementations of techniques (registered lazily by dlae_tensorflow.plugin).
+IMPLEMENTATIONS = {"GAN": TensorflowGan}

@@ -10,6 +10,7 @@ from dlae_tensorflow import require_tensorflow_keras
 keras = require_tensorflow_keras()
 
 KERAS_EPSILON = 1e-7
+OPTIMIZERS = ("Adam", "NAdam", "Adamax", "SGD", "RMSprop", "Adagrad", "Adadelta")
 
 
 def make_optimizer(name: str, *, lr: float, beta1: float = 0.9, beta2: float = 0.999, rho: float = 0.9,
@@ -34,12 +35,27 @@ def make_optimizer(name: str, *, lr: float, beta1: float = 0.9, beta2: float = 0
     raise MissingImplementationError(f"optimizer {name!r} has no TensorFlow implementation")
 
 
-def main_optimizer(config, *, loss_scale: bool = False):
-    """The session's optimizer; ``loss_scale`` (fp16 training) wraps it in a LossScaleOptimizer."""
-    o, lrs = config.optimizer, config.learning_rate_schedule
-    optimizer = make_optimizer(o.optimizer, lr=lrs.learning_rate, beta1=o.beta1, beta2=o.beta2, rho=o.rho,
-                               momentum=o.momentum, epsilon=o.epsilon)
-    return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
+def _factory(name: str):
+    def build(settings, parameters=None):
+        return make_optimizer(name, lr=settings.learning_rate, beta1=settings.beta1, beta2=settings.beta2,
+                              rho=settings.rho, momentum=settings.momentum, epsilon=settings.epsilon)
+
+    return build
+
+
+#: The implementations of dlae's optimizers: ``factory(settings: OptimizerSettings, parameters)``
+#: (``parameters`` is None: a Keras optimizer is built for its variables by :func:`prepare`).
+BUILDERS = {name: _factory(name) for name in OPTIMIZERS}
+
+
+def prepare(optimizer, placement, variables):
+    """``optimizer`` ready to train ``variables`` on ``placement``: wrapped in a LossScaleOptimizer
+    for fp16 training (the mixed_float16 policy), its state built on the placement's device."""
+    if placement.policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    with placement.scope():
+        optimizer.build(variables)
+    return optimizer
 
 
 def set_learning_rate(optimizer, rate: float) -> None:

@@ -1,81 +1,54 @@
-"""Training sessions for CNN and FCN on TensorFlow (Keras 3).
-
-The epoch loop, schedules, callbacks and logs are the core's (dlae_core.training.loop);
-this module supplies the TensorFlow steps: a ``tf.function`` train step (forward under a
-GradientTape, loss + regularization, optimizer update, monitors), the evaluation step, saving.
-"""
+"""The supervised step engine of the tensorflow backend (CNN, FCN, and any technique trained on
+(x, y) pairs): a ``tf.function`` train step (forward under a GradientTape, loss + regularization,
+optimizer update, monitors), the evaluation step, saving and resuming. The session around it --
+data, loop, schedules, callbacks, logs -- is the core's (dlae_core.running.training)."""
 
 from __future__ import annotations
 
 import math
 import warnings
 
-import attrs
 import numpy as np
 import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.errors import BackendError, DataError, ModelFileError, TrainingError, problem
-from dlae_core.running.run import Run, refuse_existing, training_outputs
-from dlae_core.training.loop import LoopResult, TrainingLoop
+from dlae_core.errors import DataError, ModelFileError, TrainingError, WeightExchangeError, problem
+from dlae_core.plugin.components import OptimizerSettings
+from dlae_core.running.run import Run
+from dlae_core.training.data_setup import loss_context
 
 from dlae_tensorflow import metrics as metric_fns
-from dlae_tensorflow import require_tensorflow_keras
-from dlae_tensorflow.device import choose_placement
 from dlae_tensorflow.device_augment import augment_batch, finish_batch, invalid_label_error
-from dlae_tensorflow.loader import EpochIndexed, make_batches
 from dlae_tensorflow.model import regularization_loss
 from dlae_tensorflow.modelfile import load_model_file, save_model_file
-from dlae_tensorflow.optimizers import main_optimizer, set_learning_rate
-from dlae_tensorflow.setup import DataSetup, build_model, make_loss, prepare_data
-from dlae_tensorflow.weights import export_weights, import_weights
-
-keras = require_tensorflow_keras()
-
-
-@attrs.define
-class TrainResult:
-    epochs_run: int
-    history: list[dict]
-    model: object  # keras.Model
-    stopped_early: bool = False
+from dlae_tensorflow.optimizers import prepare, set_learning_rate
 
 
 class TensorflowSteps:
-    """The StepEngine of the core loop for one Keras model. Subclasses for other techniques
-    (bbd.py) override ``techniques`` and :meth:`_build` (data, model, loss, monitors)."""
+    """The StepEngine of the core loop for one Keras model. A technique with its own network and
+    loss (BBD) subclasses it and overrides :meth:`_build`."""
 
-    techniques: tuple[str, ...] = ("CNN", "FCN")
-
-    def __init__(self, run: Run, builders: dict):
-        self.run_info, self.config = run, run.config
-        if run.plan.technique not in self.techniques:
-            raise BackendError(f"the tensorflow backend trains CNN and FCN models; {run.plan.technique} training "
-                               f"is not available in this version")
+    def __init__(self, run: Run, backend, data, placement, *, model=None, loss_fn=None, monitors: bool = True):
+        self.run_info, self.config, self.backend = run, run.config, backend
         self.graph = run.plan.graphs["model"]
-        # A continued run appends to its CSV history, which is therefore not "overwritten".
-        resumed_csv = [self.config.save_configurations.save_csv_path] if self.config.paths.load_checkpoint else []
-        refuse_existing(training_outputs(self.config), run.options.overwrite, keep=[p for p in resumed_csv if p])
-        self.placement = choose_placement(self.config, len(self.graph.input_shapes[0]) - 1)
-        keras.utils.set_random_seed(self.config.augmentation.random_seed % 2**32)
-        self._build(run, builders)
-        self.optimizer = main_optimizer(self.config, loss_scale=self.placement.policy == "mixed_float16")
-        with self.placement.scope():
-            self.optimizer.build(self.model.trainable_variables)
+        self.placement, self.data = placement, data
+        self._build(run, model=model, loss_fn=loss_fn, monitors=monitors)
+        lrs = self.config.learning_rate_schedule
+        settings = OptimizerSettings.from_record(self.config.optimizer, lrs.learning_rate)
+        self.optimizer = prepare(backend.make_optimizer(settings, None), placement, self.model.trainable_variables)
         self._rate: float | None = None
         self._train_fn = self._eval_fn = None
 
-    def _build(self, run: Run, builders: dict) -> None:
-        """``data``, ``model``, ``loss_fn``, ``monitors`` and ``sparse`` of a CNN/FCN session."""
-        on_device = self.placement.is_gpu and self.config.augmentation.apply_augmentation_switch
-        self.data: DataSetup = prepare_data(run, on_device=on_device)
-        self.model = build_model(self.graph, builders, self.placement)
-        self.loss_fn = make_loss(run, builders, self.data)
+    def _build(self, run: Run, *, model, loss_fn, monitors: bool) -> None:
+        """``model``, ``loss_fn``, ``monitors`` and ``sparse`` of a supervised session."""
+        self.model = model if model is not None else self.backend.build_model(self.graph, self.placement)
+        name = self.config.loss_function.loss
+        self.loss_fn = loss_fn or self.backend.loss_function(name, loss_context(run, self.data))
         self.monitors = metric_fns.monitors(self.config)
-        target = run.registry.losses[self.config.loss_function.loss].target
-        if target == "dense":
-            self.monitors.pop("accuracy", None)  # accuracy of a regression means nothing
-        self.sparse = target == "sparse"
+        if not monitors:
+            self.monitors.pop("accuracy", None)
+        info = run.registry.losses.get(name)
+        self.sparse = info is not None and info.target == "sparse"
 
     # -- StepEngine ------------------------------------------------------------------------------
     def set_learning_rate(self, rate: float) -> None:
@@ -121,15 +94,8 @@ class TensorflowSteps:
     def save(self, path: str, state: dict) -> None:
         variables = [(v.path, v.numpy()) for v in self.optimizer.variables]
         save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
-                        graph_role="model", weights=self.export_model_weights(),
+                        graph_role="model", weights=self.backend.export_weights(self.model, self.graph),
                         stats=self.data.stats_dict(), training_state=dict(state), optimizer_variables=variables)
-
-    def export_model_weights(self) -> dict:
-        """The model's canonical weights as saved (a subclass with more than the graph overrides both)."""
-        return export_weights(self.model, self.graph)
-
-    def import_model_weights(self, weights: dict) -> None:
-        import_weights(self.model, self.graph, weights)
 
     # -- the compiled steps ----------------------------------------------------------------------
     def _inputs(self, batch: dict, *, train: bool):
@@ -177,8 +143,8 @@ class TensorflowSteps:
         """Load weights and optimizer state of a checkpoint; returns the loop state saved with it."""
         payload = load_model_file(path)
         try:
-            self.import_model_weights(payload["weights"])
-        except BackendError as exc:
+            self.backend.import_weights(self.model, self.graph, payload["weights"])
+        except WeightExchangeError as exc:
             raise ModelFileError(f"checkpoint {path!r} does not fit this config's network: "
                                f"{str(exc).splitlines()[0]}") from None
         state = payload.get("training_state") or {}
@@ -213,18 +179,3 @@ def non_finite_message(value: float, inputs_finite: bool) -> str:
     return (f"the loss became {value}; lower learning_rate_schedule.learning_rate or check the "
             f"data normalization")
 
-
-def train(run: Run, builders: dict, steps_class: type = TensorflowSteps,
-          loop_class: type = TrainingLoop) -> TrainResult:
-    """A Train / Train from Checkpoint session: ``steps_class`` (the step engine) driven by the core's
-    ``loop_class`` over this backend's loaders (BBD passes its detection engine and loop)."""
-    steps = steps_class(run, builders)
-    loop = loop_class(run.config, steps, quiet=run.options.quiet, note=steps.placement.note)
-    if run.config.paths.load_checkpoint:
-        loop.load_state(steps.resume(run.config.paths.load_checkpoint))
-    cfg = run.config.training_configurations
-    loader = make_batches(EpochIndexed(steps.data.train), cfg.batch_size, workers=run.options.workers, epochs=True)
-    validation = (make_batches(steps.data.validation, cfg.batch_size, workers=run.options.workers)
-                  if steps.data.validation is not None else None)
-    result: LoopResult = loop.run(loader, validation, set_epoch=loader.set_epoch)
-    return TrainResult(result.last_epoch + 1 - loop.start_epoch, result.history, steps.model, result.stopped_early)

@@ -50,7 +50,7 @@ def export_weights(model, graph) -> dict[str, dict[str, np.ndarray]]:
 
 
 def import_weights(model, graph, weights: dict) -> None:
-    """Assign canonical-layout ``weights`` to ``model``; BackendError (listing every difference)
+    """Assign canonical-layout ``weights`` to ``model``; WeightExchangeError (listing every difference)
     unless the nodes, names and shapes match exactly."""
     targets = {node.name: variables for node, variables in _weighted_nodes(model, graph)}
     check_compatible(weights, targets, ("the weights to import", "the tensorflow model"))

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+# dlae_core.api does not (yet) export the data layer a technique needs to build its own samples;
+# these are the internal modules it would re-export (see the plugin README, "Core changes").
 from dlae_core.data.augment import apply_params
 from dlae_core.data.datasets import EvaluationSamples, TrainingSamples, feature_stats
 from dlae_core.data.preprocess import Preprocessor

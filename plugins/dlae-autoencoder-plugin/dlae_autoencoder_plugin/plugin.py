@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dlae_core.plugin.hookspecs import hookimpl
+from dlae_core.api import hookimpl
 
 
 @hookimpl

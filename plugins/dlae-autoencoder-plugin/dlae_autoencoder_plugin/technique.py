@@ -13,8 +13,7 @@ backend: the technique only supplies its checks, its data and its prediction pre
 
 from __future__ import annotations
 
-from dlae_core.errors import problem
-from dlae_core.techniques.base import SupervisedTechnique, where
+from dlae_core.api import SupervisedTechnique, problem
 
 from dlae_autoencoder_plugin.data import prepare_reconstruction_data
 
@@ -62,7 +61,7 @@ class AE(SupervisedTechnique):
         shape = tuple(graph.input_shapes[0])
         if tuple(graph.output_shape) == shape:
             return []
-        return [problem(where(graph), "an AE must reconstruct its input, so the network must end in the "
+        return [problem(f"layers.{graph.list_name}", "an AE must reconstruct its input, so the network must end in the "
                         "input's shape", expected=f"an output shape {shape} (e.g. a final Convolution with "
                         f"{shape[-1]} filter(s))", received=graph.output_shape)]
 

@@ -1,1 +1,2 @@
-"""An example dlae plugin distribution (see plugin.py)."""
+"""An example third-party dlae plugin distribution: ``plugin.py`` registers the components,
+``torch_impl.py`` and ``tf_impl.py`` implement them for the two backends (see README.md)."""
