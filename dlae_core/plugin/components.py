@@ -120,3 +120,19 @@ def resolve(reference: object, name: str) -> object:
     if isinstance(target, Mapping):
         return target[name]
     return target
+
+
+def register_manifest(register, package: str, filename: str = "implementations.json") -> None:
+    """Register the implementations a package lists in its JSON manifest ``filename`` (read from the
+    package's files, nothing imported): ``{"backend": NAME, "implementations": {kind: {reference:
+    [component names]}}}``, each name implemented by the entry of the lazy ``reference`` under it.
+    A backend plugin calls this from its ``register_implementations`` hook."""
+    import json
+    from importlib import resources
+
+    manifest = json.loads(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
+    backend = manifest["backend"]
+    for kind, tables in manifest["implementations"].items():
+        for reference, names in tables.items():
+            for name in names:
+                register(kind, name, backend, reference)

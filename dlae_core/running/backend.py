@@ -22,7 +22,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from dlae_core.errors import MissingImplementationError
+from dlae_core.errors import MissingImplementationError, ModelFileError, WeightExchangeError
 from dlae_core.plugin.components import OptimizerSettings
 
 
@@ -115,13 +115,28 @@ class Backend(abc.ABC):
     def count_params(self, model) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts, Keras' way of counting."""
 
-    @abc.abstractmethod
     def export_weights(self, model, graph) -> dict[str, dict[str, np.ndarray]]:
-        """The model's weights in the canonical layout (dlae_core.running.weights)."""
+        """The model's weights in the canonical layout (dlae_core.running.weights). A model that is
+        more than its graph (the BBD detector) knows its own layout: ``model.export_canonical()``."""
+        own = getattr(model, "export_canonical", None)
+        return own() if callable(own) else self.export_graph_weights(model, graph)
+
+    def import_weights(self, model, graph, weights: dict) -> None:
+        """Set the model's weights from the canonical layout (WeightExchangeError when they do not
+        fit); ``model.import_canonical(weights)`` for a model that knows its own layout."""
+        own = getattr(model, "import_canonical", None)
+        if callable(own):
+            own(weights)
+        else:
+            self.import_graph_weights(model, graph, weights)
 
     @abc.abstractmethod
-    def import_weights(self, model, graph, weights: dict) -> None:
-        """Set the model's weights from the canonical layout (WeightExchangeError when they do not fit)."""
+    def export_graph_weights(self, model, graph) -> dict[str, dict[str, np.ndarray]]:
+        """The canonical weights of a model built by :meth:`build_model` from ``graph``."""
+
+    @abc.abstractmethod
+    def import_graph_weights(self, model, graph, weights: dict) -> None:
+        """Set the canonical weights of a model built by :meth:`build_model` from ``graph``."""
 
     @abc.abstractmethod
     def forward(self, model, inputs: list[np.ndarray]) -> np.ndarray:
@@ -158,9 +173,19 @@ class Backend(abc.ABC):
         """The payload of a model file written by this backend (ModelFileError otherwise): at least
         ``config`` (typed config dict), ``graph_role``, ``stats`` and ``training_state``."""
 
-    @abc.abstractmethod
     def restore(self, model, graph, payload: dict, path: str) -> None:
-        """Put the weights stored in ``payload`` into ``model`` (ModelFileError when they do not fit)."""
+        """Put the weights stored in ``payload`` (read from ``path``) into ``model``; ModelFileError
+        when they do not fit."""
+        try:
+            self.load_weights(model, graph, payload)
+        except (WeightExchangeError, RuntimeError, ValueError, KeyError) as exc:
+            network = "detector" if callable(getattr(model, "export_canonical", None)) else "network"
+            raise ModelFileError(f"the weights stored in {path!r} do not fit its {network}: "
+                                 f"{str(exc).splitlines()[0]}") from None
+
+    @abc.abstractmethod
+    def load_weights(self, model, graph, payload: dict) -> None:
+        """Put the weights of a model file's ``payload`` into ``model`` (any error: they do not fit)."""
 
     @abc.abstractmethod
     def predict_batches(self, model, samples, batch_size: int, workers: int | None,

@@ -13,12 +13,9 @@ keras = require_tensorflow_keras()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dlae_core.errors import ModelFileError, WeightExchangeError  # noqa: E402
 from dlae_core.running.backend import Backend  # noqa: E402
 
 from dlae_tensorflow import weights as canonical  # noqa: E402
-from dlae_tensorflow.bbd_model import (DetectionModel, export_detector_weights,  # noqa: E402
-                                       import_detector_weights)
 from dlae_tensorflow.device import Placement, choose_placement  # noqa: E402
 from dlae_tensorflow.loader import EpochIndexed, make_batches  # noqa: E402
 from dlae_tensorflow.model import build_model as build_keras_model  # noqa: E402
@@ -50,16 +47,11 @@ class TensorflowBackend(Backend):
     def count_params(self, model) -> tuple[int, int]:
         return count_layer_params(model)
 
-    def export_weights(self, model, graph) -> dict:
-        if isinstance(model, DetectionModel):
-            return export_detector_weights(model)
+    def export_graph_weights(self, model, graph) -> dict:
         return canonical.export_weights(model, graph)
 
-    def import_weights(self, model, graph, weights: dict) -> None:
-        if isinstance(model, DetectionModel):
-            import_detector_weights(model, weights)
-        else:
-            canonical.import_weights(model, graph, weights)
+    def import_graph_weights(self, model, graph, weights: dict) -> None:
+        canonical.import_weights(model, graph, weights)
 
     def forward(self, model, inputs: list[np.ndarray]) -> np.ndarray:
         tensors = [tf.constant(np.asarray(x, np.float32)) for x in inputs]
@@ -84,13 +76,8 @@ class TensorflowBackend(Backend):
     def read_model_file(self, path: str) -> dict:
         return load_model_file(path)
 
-    def restore(self, model, graph, payload: dict, path: str) -> None:
-        try:
-            self.import_weights(model, graph, payload["weights"])
-        except WeightExchangeError as exc:
-            network = "detector" if isinstance(model, DetectionModel) else "network"
-            raise ModelFileError(f"the weights stored in {path!r} do not fit its {network}: "
-                                 f"{str(exc).splitlines()[0]}") from None
+    def load_weights(self, model, graph, payload: dict) -> None:
+        self.import_weights(model, graph, payload["weights"])
 
     def predict_batches(self, model, samples, batch_size: int, workers: int | None, placement):
         batches = make_batches(samples, batch_size, workers=workers)

@@ -110,6 +110,11 @@ def import_detector_weights(model: DetectionModel, weights: dict) -> None:
         layer.bias.assign(np.asarray(weights[name]["bias"], np.float32))
 
 
+# The detector knows its canonical layout (graph nodes + heads); Backend.export_weights asks it.
+DetectionModel.export_canonical = export_detector_weights
+DetectionModel.import_canonical = import_detector_weights
+
+
 # -- the SSD loss (LOSSES.md §5) ----------------------------------------------------------------------
 def ssd_loss(neg_pos_ratio: float, alpha: float):
     """``loss(pred, target)`` on (B, N, C+5) tensors: (positive class loss + class loss of the

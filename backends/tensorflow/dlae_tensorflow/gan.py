@@ -26,10 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.plugin.components import OptimizerSettings
-from dlae_core.running.run import Run
-from dlae_core.techniques.gan.datasets import GanData
-from dlae_core.techniques.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold, variant_of
+from dlae_core.techniques.gan.engine import GanNetworks
+from dlae_core.techniques.gan.technique import gan_implementation
 
 from dlae_tensorflow.model import regularization_loss
 from dlae_tensorflow.modelfile import save_model_file
@@ -61,34 +59,18 @@ def _signature(batch: dict) -> list:
     return [{k: tf.TensorSpec((None,) + tuple(v.shape[1:]), v.dtype) for k, v in batch.items()}]
 
 
-class TensorflowGanEngine:
+class TensorflowGanEngine(GanNetworks):
     """The GanEngine of the core loop (dlae_core.techniques.gan.loop) for TensorFlow."""
 
-    def __init__(self, run: Run, backend, data: GanData, placement):
-        self.run_info, self.config, self.data, self.placement = run, run.config, data, placement
-        self.backend = backend
-        config = self.config
-        self.variant = variant_of(config)
-        generator, discriminator = run.plan.graphs["generator"], run.plan.graphs["discriminator"]
-        self.generator_graph = generator
-        self.generators = {role: backend.build_model(generator, placement) for role in ROLES[self.variant]}
-        self.discriminators = {role: backend.build_model(discriminator, placement)
-                               for role in DISCRIMINATOR_ROLES[self.variant]}
-        opt, lrs = config.optimizer, config.learning_rate_schedule
+    def optimized_parameters(self, models: list):
+        return None  # Keras optimizers take the variables when they are built
 
-        def optimizer(record, rate, variables):
-            settings = OptimizerSettings.from_record(record, rate.learning_rate)
-            return prepare(backend.make_optimizer(settings, None), placement, variables)
+    def prepare_optimizer(self, optimizer, models: list):
+        return prepare(optimizer, self.placement, [v for m in models for v in m.trainable_variables])
 
+    def ready(self) -> None:
         self.g_variables = [v for g in self.generators.values() for v in g.trainable_variables]
-        self.g_optimizer = optimizer(opt.gan_optimizer, lrs.gan_learning_rate, self.g_variables)
-        self.d_optimizers = {role: optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
-                                             d.trainable_variables)
-                             for role, d in self.discriminators.items()}
-        self.adv = adversarial_loss(config.loss_function.adversarial)
-        self.threshold = real_threshold(config.loss_function.adversarial)
-        self.lambda1 = float(config.loss_function.parameter1)
-        self.lambda2 = float(config.loss_function.parameter2)
+        self.adv = adversarial_loss(self.config.loss_function.adversarial)
         self._rates: tuple | None = None
         self._d_fn = self._g_fn = None
 
@@ -187,15 +169,5 @@ class TensorflowGanEngine:
         return {"g_loss": loss, "g_adv": adv / 2, "g_cycle": cycle / 2, "g_identity": identity / 2}
 
 
-class TensorflowGan:
-    """Technique GAN on tensorflow (registered with ``register_implementations``): the engine factory."""
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def engine(self, run: Run, data: GanData, placement) -> TensorflowGanEngine:
-        return TensorflowGanEngine(run, self.backend, data, placement)
-
-
 #: This module's implementations of techniques (registered lazily by dlae_tensorflow.plugin).
-IMPLEMENTATIONS = {"GAN": TensorflowGan}
+IMPLEMENTATIONS = {"GAN": gan_implementation(TensorflowGanEngine)}

@@ -7,7 +7,6 @@ Keras' ``activity_regularizer``, because Keras 3 divides that by the batch size 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -21,16 +20,6 @@ INITIALIZERS = (
     "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
     "zeros", "ones", "random_normal", "random_uniform", "truncated_normal", "orthogonal",
 )
-
-
-def compute_fans(shape: tuple) -> tuple[float, float]:
-    """Keras ``compute_fans``: the last two axes are (in, out), the rest the receptive field."""
-    if len(shape) == 0:
-        return 1.0, 1.0
-    if len(shape) == 1:
-        return float(shape[0]), float(shape[0])
-    receptive = math.prod(shape[:-2])
-    return float(shape[-2] * receptive), float(shape[-1] * receptive)
 
 
 def initializer(name: str) -> keras.initializers.Initializer:

@@ -13,9 +13,7 @@ import tensorflow as tf
 
 from dlae_core.config.convert import config_to_dict
 from dlae_core.errors import DataError, ModelFileError, TrainingError, WeightExchangeError, problem
-from dlae_core.plugin.components import OptimizerSettings
-from dlae_core.running.run import Run
-from dlae_core.training.data_setup import loss_context
+from dlae_core.running.steps import SupervisedSteps
 
 from dlae_tensorflow import metrics as metric_fns
 from dlae_tensorflow.device_augment import augment_batch, finish_batch, invalid_label_error
@@ -24,31 +22,18 @@ from dlae_tensorflow.modelfile import load_model_file, save_model_file
 from dlae_tensorflow.optimizers import prepare, set_learning_rate
 
 
-class TensorflowSteps:
-    """The StepEngine of the core loop for one Keras model. A technique with its own network and
-    loss (BBD) subclasses it and overrides :meth:`_build`."""
+class TensorflowSteps(SupervisedSteps):
+    """The StepEngine of the core loop for one Keras model (what it holds: SupervisedSteps)."""
 
-    def __init__(self, run: Run, backend, data, placement, *, model=None, loss_fn=None, monitors: bool = True):
-        self.run_info, self.config, self.backend = run, run.config, backend
-        self.graph = run.plan.graphs["model"]
-        self.placement, self.data = placement, data
-        self._build(run, model=model, loss_fn=loss_fn, monitors=monitors)
-        lrs = self.config.learning_rate_schedule
-        settings = OptimizerSettings.from_record(self.config.optimizer, lrs.learning_rate)
-        self.optimizer = prepare(backend.make_optimizer(settings, None), placement, self.model.trainable_variables)
+    def monitor_functions(self, config) -> dict:
+        return metric_fns.monitors(config)
+
+    def prepare_optimizer(self, optimizer):
+        return prepare(optimizer, self.placement, self.model.trainable_variables)
+
+    def ready(self) -> None:
         self._rate: float | None = None
         self._train_fn = self._eval_fn = None
-
-    def _build(self, run: Run, *, model, loss_fn, monitors: bool) -> None:
-        """``model``, ``loss_fn``, ``monitors`` and ``sparse`` of a supervised session."""
-        self.model = model if model is not None else self.backend.build_model(self.graph, self.placement)
-        name = self.config.loss_function.loss
-        self.loss_fn = loss_fn or self.backend.loss_function(name, loss_context(run, self.data))
-        self.monitors = metric_fns.monitors(self.config)
-        if not monitors:
-            self.monitors.pop("accuracy", None)
-        info = run.registry.losses.get(name)
-        self.sparse = info is not None and info.target == "sparse"
 
     # -- StepEngine ------------------------------------------------------------------------------
     def set_learning_rate(self, rate: float) -> None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dlae_core.errors import ModelFileError
 from dlae_core.running.backend import Backend
 
 from dlae_torch import weights as canonical
-from dlae_torch.bbd_model import DetectionModel, export_detector_weights, import_detector_weights
 from dlae_torch.device import Placement, choose_placement
 from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader, to_device
 from dlae_torch.model import GraphModel
@@ -47,16 +45,11 @@ class TorchBackend(Backend):
     def count_params(self, model) -> tuple[int, int]:
         return count_module_params(model)
 
-    def export_weights(self, model, graph) -> dict:
-        if isinstance(model, DetectionModel):
-            return export_detector_weights(model)
+    def export_graph_weights(self, model, graph) -> dict:
         return canonical.export_weights(model, graph)
 
-    def import_weights(self, model, graph, weights: dict) -> None:
-        if isinstance(model, DetectionModel):
-            import_detector_weights(model, weights)
-        else:
-            canonical.import_weights(model, graph, weights)
+    def import_graph_weights(self, model, graph, weights: dict) -> None:
+        canonical.import_weights(model, graph, weights)
 
     @torch.no_grad()
     def forward(self, model, inputs: list[np.ndarray]) -> np.ndarray:
@@ -87,12 +80,8 @@ class TorchBackend(Backend):
     def read_model_file(self, path: str) -> dict:
         return load_model_file(path)
 
-    def restore(self, model, graph, payload: dict, path: str) -> None:
-        try:
-            model.load_state_dict(payload["state_dict"])
-        except RuntimeError as exc:
-            raise ModelFileError(f"the weights stored in {path!r} do not fit its network: "
-                                 f"{str(exc).splitlines()[0]}") from None
+    def load_weights(self, model, graph, payload: dict) -> None:
+        model.load_state_dict(payload["state_dict"])
         model.eval()
 
     def predict_batches(self, model, samples, batch_size: int, workers: int | None, placement):

@@ -124,6 +124,11 @@ def import_detector_weights(model: DetectionModel, weights: dict) -> None:
             put(module.bias, weights[name]["bias"])
 
 
+# The detector knows its canonical layout (graph nodes + heads); Backend.export_weights asks it.
+DetectionModel.export_canonical = export_detector_weights
+DetectionModel.import_canonical = import_detector_weights
+
+
 # -- the SSD loss (LOSSES.md §5) ----------------------------------------------------------------------
 def _smooth_l1(d: torch.Tensor) -> torch.Tensor:
     a = d.abs()

@@ -33,10 +33,8 @@ import torch
 import torch.nn.functional as F
 
 from dlae_core.config.convert import config_to_dict
-from dlae_core.plugin.components import OptimizerSettings
-from dlae_core.running.run import Run
-from dlae_core.techniques.gan.datasets import GanData
-from dlae_core.techniques.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold, variant_of
+from dlae_core.techniques.gan.engine import GanNetworks
+from dlae_core.techniques.gan.technique import gan_implementation
 
 from dlae_torch.loader import to_device
 from dlae_torch.modelfile import save_model_file
@@ -56,30 +54,14 @@ def _hits(p: torch.Tensor, label: float, threshold: float) -> torch.Tensor:
     return ((p > threshold) if label == 1.0 else (p <= threshold)).float().mean()
 
 
-class TorchGanEngine:
+class TorchGanEngine(GanNetworks):
     """The GanEngine of the core loop (dlae_core.techniques.gan.loop) for PyTorch."""
 
-    def __init__(self, run: Run, backend, data: GanData, placement):
-        self.run_info, self.config, self.data, self.placement = run, run.config, data, placement
-        config = self.config
-        self.variant = variant_of(config)
-        generator, discriminator = run.plan.graphs["generator"], run.plan.graphs["discriminator"]
-        self.generator_graph = generator
-        self.generators = {role: backend.build_model(generator, placement) for role in ROLES[self.variant]}
-        self.discriminators = {role: backend.build_model(discriminator, placement)
-                               for role in DISCRIMINATOR_ROLES[self.variant]}
-        opt, lrs = config.optimizer, config.learning_rate_schedule
+    def optimized_parameters(self, models: list):
+        return itertools.chain.from_iterable(m.parameters() for m in models)
 
-        def optimizer(record, rate, params):
-            return backend.make_optimizer(OptimizerSettings.from_record(record, rate.learning_rate), params)
-
-        g_params = itertools.chain.from_iterable(g.parameters() for g in self.generators.values())
-        self.g_optimizer = optimizer(opt.gan_optimizer, lrs.gan_learning_rate, g_params)
-        self.d_optimizers = {role: optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate,
-                                             d.parameters()) for role, d in self.discriminators.items()}
-        self.adv = adversarial_loss(config.loss_function.adversarial)
-        self.threshold = real_threshold(config.loss_function.adversarial)
-        self.lambda1, self.lambda2 = config.loss_function.parameter1, config.loss_function.parameter2
+    def ready(self) -> None:
+        self.adv = adversarial_loss(self.config.loss_function.adversarial)
         fp16 = self.placement.dtype == torch.float16
         self.g_scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.d_scalers = {role: torch.amp.GradScaler("cuda", enabled=fp16) for role in self.discriminators}
@@ -196,15 +178,5 @@ def _mae(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.mean(torch.abs(a.float() - b.float()))
 
 
-class TorchGan:
-    """Technique GAN on torch (registered with ``register_implementations``): the engine factory."""
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def engine(self, run: Run, data: GanData, placement) -> TorchGanEngine:
-        return TorchGanEngine(run, self.backend, data, placement)
-
-
 #: This module's implementations of techniques (registered lazily by dlae_torch.plugin).
-IMPLEMENTATIONS = {"GAN": TorchGan}
+IMPLEMENTATIONS = {"GAN": gan_implementation(TorchGanEngine)}

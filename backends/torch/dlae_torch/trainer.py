@@ -8,9 +8,7 @@ import torch
 
 from dlae_core.config.convert import config_to_dict
 from dlae_core.errors import ModelFileError, TrainingError
-from dlae_core.plugin.components import OptimizerSettings
-from dlae_core.running.run import Run
-from dlae_core.training.data_setup import loss_context
+from dlae_core.running.steps import SupervisedSteps
 
 from dlae_torch import metrics as metric_fns
 from dlae_torch.device_augment import augment_batch, finish_batch
@@ -19,29 +17,17 @@ from dlae_torch.modelfile import load_model_file, save_model_file
 from dlae_torch.optimizers import set_learning_rate
 
 
-class TorchSteps:
-    """The StepEngine of the core loop for one PyTorch model. A technique with its own network and
-    loss (BBD) subclasses it and overrides :meth:`_build`."""
+class TorchSteps(SupervisedSteps):
+    """The StepEngine of the core loop for one PyTorch model (what it holds: SupervisedSteps)."""
 
-    def __init__(self, run: Run, backend, data, placement, *, model=None, loss_fn=None, monitors: bool = True):
-        self.run_info, self.config, self.backend = run, run.config, backend
-        self.graph = run.plan.graphs["model"]
-        self.placement, self.data = placement, data
-        self._build(run, model=model, loss_fn=loss_fn, monitors=monitors)
-        lrs = self.config.learning_rate_schedule
-        settings = OptimizerSettings.from_record(self.config.optimizer, lrs.learning_rate)
-        self.optimizer = backend.make_optimizer(settings, self.model.parameters())
+    def monitor_functions(self, config) -> dict:
+        return metric_fns.monitors(config)
+
+    def optimized_parameters(self):
+        return self.model.parameters()
+
+    def ready(self) -> None:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.placement.dtype == torch.float16)
-        self.loop_state: dict = {}
-
-    def _build(self, run: Run, *, model, loss_fn, monitors: bool) -> None:
-        """``model``, ``loss_fn`` and ``monitors`` of a supervised session."""
-        self.model = model if model is not None else self.backend.build_model(self.graph, self.placement)
-        self.loss_fn = loss_fn or self.backend.loss_function(self.config.loss_function.loss,
-                                                             loss_context(run, self.data))
-        self.monitors = metric_fns.monitors(self.config)
-        if not monitors:
-            self.monitors.pop("accuracy", None)
 
     # -- StepEngine ------------------------------------------------------------------------------
     def set_learning_rate(self, rate: float) -> None:

@@ -160,3 +160,23 @@ class DetectionLoop(TrainingLoop):
         logs = super()._evaluate(batches)
         logs.update(self.engine.end_evaluation())
         return logs
+
+
+class DetectionEvaluation:
+    """Mixin for a backend's BBD step engine (first base, before the backend's SupervisedSteps
+    subclass): no accuracy monitor, validation mAP@0.5 from the batches its ``eval_step`` adds to
+    ``self.validation_map``."""
+
+    def monitor_functions(self, config) -> dict:
+        return {}  # accuracy has no meaning for detection; mAP comes from end_evaluation
+
+    def ready(self) -> None:
+        super().ready()
+        data = self.data
+        self.validation_map = ValidationMap(self.config.bbd_options, data.anchors, data.image_hw, data.n_classes)
+
+    def begin_evaluation(self) -> None:
+        self.validation_map.reset()
+
+    def end_evaluation(self) -> dict:
+        return {"mAP": self.validation_map.result()}

@@ -1,18 +1,38 @@
 """GAN: image-to-image translation, pix2pix (paired) or cycleGAN (unpaired) (a built-in technique).
 
 The session is the core's (:class:`~dlae_core.techniques.gan.loop.GanLoop`); a backend supplies
-the networks' updates as its implementation of technique ``GAN``: a class instantiated with the
-backend, whose ``engine(run, data, placement)`` returns a
-:class:`~dlae_core.techniques.gan.loop.GanEngine` (with a ``generators`` dict of role -> model).
+the networks' updates as its implementation of technique ``GAN``:
+``{"GAN": gan_implementation(EngineClass)}``, where ``EngineClass(run, backend, data, placement)``
+is a :class:`~dlae_core.techniques.gan.loop.GanEngine` (with a ``generators`` dict of role -> model).
 """
 
 from __future__ import annotations
+
+import functools
+
+import attrs
 
 from dlae_core.data.hdf5 import with_channel_axis
 from dlae_core.errors import problem
 from dlae_core.techniques.base import Technique, where
 
 LOSSES = ("pix2pix", "cyclegan")
+
+
+@attrs.define
+class GanImplementation:
+    """Technique GAN on one backend: makes the backend's engine for a session."""
+
+    backend: object
+    engine_class: type
+
+    def engine(self, run, data, placement):
+        return self.engine_class(run, self.backend, data, placement)
+
+
+def gan_implementation(engine_class: type):
+    """The class-like factory ``backend -> GanImplementation`` a backend registers."""
+    return functools.partial(GanImplementation, engine_class=engine_class)
 
 
 class GAN(Technique):
