@@ -150,6 +150,13 @@ class Backend(abc.ABC):
         """The registered loss ``name`` of ``outputs`` against ``targets`` (dlae check, contract tests)."""
         return self.evaluate_loss(self.loss_function(name, context), outputs, targets)
 
+    @abc.abstractmethod
+    def optimizer_trajectory(self, settings: OptimizerSettings, initial: np.ndarray,
+                             gradients: list[np.ndarray], learning_rates: list[float]) -> list[np.ndarray]:
+        """The parameter ``initial`` after each step of the optimizer of ``settings`` with
+        ``gradients[i]`` at ``learning_rates[i]`` (the rate set on the optimizer whenever it changes,
+        as a schedule does) -- how dlae_core.testing checks an optimizer implementation."""
+
     # -- training -----------------------------------------------------------------------------------
     @abc.abstractmethod
     def supervised_engine(self, run, data, placement: Placement, *, model=None, loss_fn=None,

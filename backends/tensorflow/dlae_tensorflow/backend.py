@@ -21,6 +21,7 @@ from dlae_tensorflow.loader import EpochIndexed, make_batches  # noqa: E402
 from dlae_tensorflow.model import build_model as build_keras_model  # noqa: E402
 from dlae_tensorflow.model import count_params as count_layer_params  # noqa: E402
 from dlae_tensorflow.modelfile import load_model_file  # noqa: E402
+from dlae_tensorflow.optimizers import set_learning_rate  # noqa: E402
 from dlae_tensorflow.trainer import TensorflowSteps  # noqa: E402
 
 
@@ -60,6 +61,18 @@ class TensorflowBackend(Backend):
 
     def evaluate_loss(self, loss_fn, outputs: np.ndarray, targets: np.ndarray) -> float:
         return float(loss_fn(tf.constant(outputs, tf.float32), tf.constant(targets, tf.float32)))
+
+    def optimizer_trajectory(self, settings, initial, gradients, learning_rates) -> list[np.ndarray]:
+        variable = keras.Variable(np.asarray(initial, np.float32), dtype="float32", name="parameter")
+        optimizer = self.make_optimizer(settings, None)
+        out, current = [], settings.learning_rate
+        for gradient, rate in zip(gradients, learning_rates):
+            if rate != current:
+                set_learning_rate(optimizer, rate)
+                current = rate
+            optimizer.apply_gradients([(tf.constant(np.asarray(gradient, np.float32)), variable)])
+            out.append(np.array(variable.numpy()))
+        return out
 
     # -- training -----------------------------------------------------------------------------------
     def supervised_engine(self, run, data, placement, *, model=None, loss_fn=None, monitors: bool = True):

@@ -76,8 +76,7 @@ def load_model_file(path: str | Path) -> dict:
             if int(handle.attrs.get("version", 0)) > VERSION:
                 raise ModelFileError(f"{str(path)!r} was saved by a newer dlae (format {handle.attrs['version']})")
             payload = {"config": json.loads(handle.attrs["config"]), "graph_role": str(handle.attrs["graph_role"])}
-            payload["weights"] = {node: {name: np.asarray(ds[()]) for name, ds in group.items()}
-                                  for node, group in handle["weights"].items()}
+            payload["weights"] = _read_weights(handle["weights"])
             payload["stats"] = ({key: np.asarray(ds[()]) for key, ds in handle["stats"].items()}
                                 if "stats" in handle else None)
             state = json.loads(handle.attrs["training_state"]) if "training_state" in handle.attrs else None
@@ -92,3 +91,17 @@ def load_model_file(path: str | Path) -> dict:
         raise ModelFileError(f"{str(path)!r} is not a model saved by dlae's tensorflow backend "
                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
     return payload
+
+
+def _read_weights(group) -> dict:
+    """``{node: {name: array}}``; a weight name with "/" (a plugin layer's ``reduce/kernel``) was
+    stored as nested groups below its node, so the whole path below the node is the name."""
+    weights: dict[str, dict[str, np.ndarray]] = {node: {} for node in group}
+
+    def visit(path: str, item) -> None:
+        if isinstance(item, h5py.Dataset):
+            node, _, name = path.partition("/")
+            weights[node][name] = np.asarray(item[()])
+
+    group.visititems(visit)
+    return weights

@@ -15,6 +15,7 @@ from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader, to_device
 from dlae_torch.model import GraphModel
 from dlae_torch.model import count_params as count_module_params
 from dlae_torch.modelfile import load_model_file
+from dlae_torch.optimizers import set_learning_rate
 from dlae_torch.trainer import TorchSteps
 
 
@@ -61,6 +62,20 @@ class TorchBackend(Backend):
     def evaluate_loss(self, loss_fn, outputs: np.ndarray, targets: np.ndarray) -> float:
         return float(loss_fn(torch.as_tensor(outputs, dtype=torch.float32),
                              torch.as_tensor(targets, dtype=torch.float32)))
+
+    def optimizer_trajectory(self, settings, initial, gradients, learning_rates) -> list[np.ndarray]:
+        parameter = torch.nn.Parameter(torch.tensor(np.asarray(initial, np.float32)))
+        optimizer = self.make_optimizer(settings, [parameter])
+        out, current = [], settings.learning_rate
+        for gradient, rate in zip(gradients, learning_rates):
+            if rate != current:
+                set_learning_rate(optimizer, rate)
+                current = rate
+            optimizer.zero_grad(set_to_none=True)
+            parameter.grad = torch.tensor(np.asarray(gradient, np.float32))
+            optimizer.step()
+            out.append(parameter.detach().cpu().numpy().copy())
+        return out
 
     # -- training -----------------------------------------------------------------------------------
     def supervised_engine(self, run, data, placement, *, model=None, loss_fn=None, monitors: bool = True):

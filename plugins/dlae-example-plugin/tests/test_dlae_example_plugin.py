@@ -149,7 +149,7 @@ def dlae(*arguments: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_config_with_the_plugin_trains_and_predicts(backend, tmp_path, request):
+def test_a_config_with_the_plugin_trains_and_predicts(backend, tmp_path):
     """``dlae example cnn``, then Lion, mish and a squeeze-excitation layer in its config: 1 epoch,
     then Inference with the saved model."""
     dlae("example", "cnn", str(tmp_path / "run"))
@@ -171,10 +171,6 @@ def test_a_config_with_the_plugin_trains_and_predicts(backend, tmp_path, request
     assert len(rows) == 2 and rows[0].startswith("epoch,loss"), rows
     assert np.isfinite(float(rows[1].split(",")[1]))
 
-    if backend == "tensorflow":  # strict: passes again once dlae's tensorflow backend is fixed
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "dlae_tensorflow.modelfile stores canonical weight names with '/' (reduce/kernel) as nested HDF5 "
-            "groups and cannot read them back")))
     config["config_file"]["type_signal"] = "Inference"
     config["paths"]["load_model"] = str(model)
     path.write_text(json.dumps(config), encoding="utf-8")
