@@ -19,6 +19,11 @@ Implementation signatures, per kind:
 * optimizer: ``factory(settings: OptimizerSettings, parameters) -> optimizer`` (torch: an iterable of
   parameters; tensorflow: None).
 
+A third-party backend subclasses :class:`Backend` and lists its implementations in a JSON manifest
+(:func:`register_manifest`); its step engines build on :class:`SupervisedSteps` and
+:class:`GanNetworks`, and it implements the techniques with framework code of their own through
+:func:`gan_implementation` and :func:`detection_implementation`.
+
 The test kit for plugins is :mod:`dlae_core.testing`. Names outside ``__all__`` (and modules other
 than this one) are dlae internals and may change without notice.
 
@@ -27,6 +32,10 @@ Importing this module imports no deep-learning framework.
 
 from __future__ import annotations
 
+from dlae_core.data.augment import apply_params
+from dlae_core.data.datasets import EvaluationSamples, TrainingSamples, feature_stats
+from dlae_core.data.preprocess import Preprocessor
+from dlae_core.data.splits import make_splits
 from dlae_core.config.values import (
     Bool,
     Choice,
@@ -73,12 +82,25 @@ from dlae_core.layers.kinds import (
     TargetShape,
 )
 from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError, numel
-from dlae_core.plugin.components import ActivationInfo, BackendInfo, LossInfo, OptimizerInfo, OptimizerSettings
+from dlae_core.plugin.components import (
+    ActivationInfo,
+    BackendInfo,
+    LossInfo,
+    OptimizerInfo,
+    OptimizerSettings,
+    register_manifest,
+)
 from dlae_core.plugin.hookspecs import hookimpl
 from dlae_core.plugin.manager import PluginLoadWarning, make_plugin_manager
 from dlae_core.plugin.registry import Registry
 from dlae_core.running.backend import Backend, Placement, StepEngine
+from dlae_core.running.steps import SupervisedSteps
 from dlae_core.techniques.base import SupervisedTechnique, Technique, TrainResult
+from dlae_core.techniques.bbd.implementation import detection_implementation
+from dlae_core.techniques.bbd.training import DetectionEvaluation
+from dlae_core.techniques.gan.engine import GanNetworks
+from dlae_core.techniques.gan.technique import gan_implementation
+from dlae_core.training.data_setup import DataSetup
 from dlae_core.training.loss_context import LossContext
 
 __all__ = [
@@ -130,6 +152,21 @@ __all__ = [
     "Backend",
     "Placement",
     "StepEngine",
+    # a technique's data (what SupervisedTechnique.training_data returns, and its parts)
+    "DataSetup",
+    "TrainingSamples",
+    "EvaluationSamples",
+    "Preprocessor",
+    "make_splits",
+    "feature_stats",
+    "apply_params",
+    # for backend authors: shared engine bases and technique implementations, the manifest
+    "SupervisedSteps",
+    "GanNetworks",
+    "gan_implementation",
+    "DetectionEvaluation",
+    "detection_implementation",
+    "register_manifest",
     # errors
     "Problem",
     "problem",

@@ -46,21 +46,25 @@ def check_data(config, plan, registry, session: str | None = None) -> list[Probl
         return out
     if paths.load_checkpoint:
         _require(out, "paths.load_checkpoint", paths.load_checkpoint, "")
+    targets = rules.technique.reads_targets  # False: the technique makes its targets from the inputs
     have_x = _require(out, "paths.train_X", paths.train_X, f"a {session} session needs training inputs")
-    have_y = _require(out, "paths.train_y", paths.train_y, f"a {session} session needs training targets")
+    have_y = not targets or _require(out, "paths.train_y", paths.train_y, f"a {session} session needs training "
+                                     f"targets")
     if have_x and have_y:
-        count = _check_pair(out, rules, ("paths.train_X", paths.train_X), ("paths.train_y", paths.train_y))
+        count = _check_pair(out, rules, ("paths.train_X", paths.train_X),
+                            ("paths.train_y", paths.train_y) if targets else None)
         split = config.training_configurations.validation_split
         if count and split > 0 and count - validation_count(count, split) < 1:
             out.append(problem("training_configurations.validation_split",
                                f"splitting {count} training sample(s) leaves none for training",
                                expected=f"a smaller split or more than {count} samples", received=split))
-    if config.training_configurations.validation_split == 0 and (paths.validation_X or paths.validation_y):
+    if config.training_configurations.validation_split == 0 and (paths.validation_X or
+                                                                 (targets and paths.validation_y)):
         vx = _require(out, "paths.validation_X", paths.validation_X, "validation inputs are missing")
-        vy = _require(out, "paths.validation_y", paths.validation_y, "validation targets are missing")
+        vy = not targets or _require(out, "paths.validation_y", paths.validation_y, "validation targets are missing")
         if vx and vy:
             _check_pair(out, rules, ("paths.validation_X", paths.validation_X),
-                        ("paths.validation_y", paths.validation_y))
+                        ("paths.validation_y", paths.validation_y) if targets else None)
     return out
 
 
@@ -71,7 +75,7 @@ def _require(out: list[Problem], where: str, path: str | None, why: str) -> bool
         return False
     if not os.path.exists(path):
         out.append(problem(where, f"{path} does not exist", expected="an existing file (relative paths are "
-                           f"taken from the working directory {os.getcwd()})", received=path))
+                           "taken from the config file's folder)", received=path))
         return False
     return True
 

@@ -79,6 +79,8 @@ def _pair(config: Config, a: str, b: str) -> list[Problem]:
 
 
 def _paths(config: Config, registry) -> list[Problem]:
+    if not registry.techniques[config.config_file.model_signal].reads_targets:
+        return []  # the technique makes its targets from the inputs
     return _pair(config, "train_X", "train_y") + _pair(config, "validation_X", "validation_y")
 
 

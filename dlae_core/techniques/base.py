@@ -46,6 +46,8 @@ class Technique(abc.ABC):
     categorical_targets -- ``preprocessing.categorical_switch`` applies to its targets
     generates_images -- predictions are images, stored in target units (inverse normalization)
     check_every_target -- ``dlae validate`` reads every target sample (not just a few)
+    reads_targets   -- its sessions read ``train_y``/``validation_y`` (False: the targets come from
+                       the inputs, e.g. an autoencoder; no y files are required or checked)
     needs_implementation -- each backend must implement the technique itself (framework code of its
                        own: GAN updates, BBD detector); the technique finds it with
                        ``backend.technique_implementation(name)``
@@ -59,6 +61,7 @@ class Technique(abc.ABC):
     generates_images: ClassVar[bool] = False
     categorical_targets: ClassVar[bool] = True
     check_every_target: ClassVar[bool] = False
+    reads_targets: ClassVar[bool] = True
     needs_implementation: ClassVar[bool] = False
     implementations: ClassVar[dict] = {}
 

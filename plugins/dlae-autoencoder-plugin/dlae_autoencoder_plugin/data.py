@@ -24,11 +24,8 @@ import numpy as np
 
 # dlae_core.api does not (yet) export the data layer a technique needs to build its own samples;
 # these are the internal modules it would re-export (see the plugin README, "Core changes").
-from dlae_core.data.augment import apply_params
-from dlae_core.data.datasets import EvaluationSamples, TrainingSamples, feature_stats
-from dlae_core.data.preprocess import Preprocessor
-from dlae_core.data.splits import make_splits
-from dlae_core.training.data_setup import DataSetup
+from dlae_core.api import (DataSetup, EvaluationSamples, Preprocessor, TrainingSamples, apply_params, feature_stats,
+                           make_splits)
 
 __all__ = ["reconstruction_preprocessor", "autoencoder_splits", "ReconstructionTrainingSamples",
            "ReconstructionEvaluationSamples", "prepare_reconstruction_data"]
