@@ -1,7 +1,7 @@
 """The BBD network on TensorFlow (Keras 3): the layer graph plus predictor heads at its hooks, and the
 SSD loss -- the same network and formulas as ``dlae_torch.bbd_model``.
 
-Heads as described in :mod:`dlae_core.techniques.bbd.heads` (TECHNIQUES.md §9.1): hook 0 L2-normalized with
+Heads as described in :mod:`dlae_core.techniques.bbd.heads`: hook 0 L2-normalized with
 a learnable per-channel scale (init 20), then per hook a 3x3 class head (b_j*(C+1) maps) and a
 3x3 box head (b_j*4 maps), He-normal kernels, zero biases. :class:`DetectionModel` maps the
 input to ``(batch, N, C+5) = [softmax class scores, background first | offsets]``. Its ``body`` is
@@ -115,7 +115,7 @@ DetectionModel.export_canonical = export_detector_weights
 DetectionModel.import_canonical = import_detector_weights
 
 
-# -- the SSD loss (LOSSES.md §5) ----------------------------------------------------------------------
+# -- the SSD loss ------------------------------------------------------------------------------
 def ssd_loss(neg_pos_ratio: float, alpha: float):
     """``loss(pred, target)`` on (B, N, C+5) tensors: (positive class loss + class loss of the
     int(neg_pos_ratio) * N_pos hardest background anchors of the whole batch + alpha * smooth-L1

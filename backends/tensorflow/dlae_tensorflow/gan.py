@@ -1,4 +1,4 @@
-"""GAN training on TensorFlow (Keras 3): pix2pix and cycleGAN (TECHNIQUES.md §8, LOSSES.md §4).
+"""GAN training on TensorFlow (Keras 3): pix2pix and cycleGAN.
 
 The mirror of dlae_torch.gan: the epoch loop, logs, checkpoints and previews are the core's
 (dlae_core.techniques.gan.loop); :class:`TensorflowGanEngine` supplies the networks built from the plan's

@@ -1,6 +1,6 @@
 """The BBD network on PyTorch: the layer graph plus predictor heads at its hooks, and the SSD loss.
 
-Heads as described in :mod:`dlae_core.techniques.bbd.heads` (TECHNIQUES.md §9.1): hook 0 L2-normalized with
+Heads as described in :mod:`dlae_core.techniques.bbd.heads`: hook 0 L2-normalized with
 a learnable per-channel scale (init 20), then per hook a 3x3 class head (b_j*(C+1) maps) and a
 3x3 box head (b_j*4 maps), He-normal kernels, zero biases. :class:`DetectionModel` maps the
 channels-last input to ``(batch, N, C+5) = [softmax class scores, background first | offsets]``;
@@ -129,7 +129,7 @@ DetectionModel.export_canonical = export_detector_weights
 DetectionModel.import_canonical = import_detector_weights
 
 
-# -- the SSD loss (LOSSES.md §5) ----------------------------------------------------------------------
+# -- the SSD loss ------------------------------------------------------------------------------
 def _smooth_l1(d: torch.Tensor) -> torch.Tensor:
     a = d.abs()
     return torch.where(a < 1.0, 0.5 * d * d, a - 0.5)

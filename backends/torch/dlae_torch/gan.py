@@ -1,4 +1,4 @@
-"""GAN training on PyTorch: pix2pix and cycleGAN (TECHNIQUES.md §8, LOSSES.md §4).
+"""GAN training on PyTorch: pix2pix and cycleGAN.
 
 The epoch loop, logs, checkpoints and previews are the core's (dlae_core.techniques.gan.loop); this module
 supplies the :class:`TorchGanEngine`: the generator(s) and discriminator(s) built from the plan's

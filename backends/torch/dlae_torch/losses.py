@@ -1,4 +1,4 @@
-"""Loss builders (LOSSES.md §1-§3): ``builder(context: LossContext) -> fn(pred, target) -> scalar``.
+"""Loss builders: ``builder(context: LossContext) -> fn(pred, target) -> scalar``.
 
 ``pred``/``target`` are channels-LAST tensors (N, ..., C). Per-element values are reduced the
 Keras way (mean over the non-batch axes, then over the batch; equal-sized samples make this the
