@@ -122,6 +122,10 @@ class WeightExchangeError(BackendError):
     """Weights in the canonical layout do not fit a model (dlae check, the contract tests)."""
 
 
+class UsageError(DlaeError):
+    """Command-line options that do not fit the session (e.g. --resume without a checkpoint)."""
+
+
 class OutputExistsError(DlaeError):
     """An output file exists and ``--overwrite`` was not given."""
 

@@ -572,3 +572,46 @@ def test_epoch_lines_name_checkpoints_reductions_and_the_early_stop(make_config,
     assert lines[1].startswith("epoch 2/6: ") and lines[1].endswith("%")  # nothing happened
     assert lines[2].endswith("% | plateau: learning rate 0.5")
     assert lines[3].endswith("% | early stop: val_loss has not improved for 3 epochs")
+
+
+# ---------------------------------------------------------------------------------------------
+# faults (issue 18): a non-finite validation loss, coinciding notes, a resume under a changed config
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_non_finite_validation_loss_stops_with_a_clear_line(make_config, bad):
+    from dlae_core.errors import TrainingError
+
+    config = make_config(training_configurations={"epochs": 4})
+    engine = FakeEngine([0.5, 0.4, bad, 0.3])
+    with pytest.raises(TrainingError) as info:
+        run_loop(config, engine)
+    assert str(info.value).startswith(f"the validation loss became {bad} in epoch 3; lower "
+                                      f"learning_rate_schedule.learning_rate")
+    assert engine.epochs_seen == [0, 1, 2]  # nothing after the bad epoch
+
+
+def test_a_reduction_and_an_early_stop_in_one_epoch_are_each_named(make_config, capsys):
+    config = make_config(training_configurations={"epochs": 6, "early_stop_switch": True,
+                                                  "early_stop_patience": 2},
+                         learning_rate_schedule={"decay_on_plateau_switch": True, "decay_on_plateau_patience": 2})
+    engine = FakeEngine([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    _, result = run_loop(config, engine)
+    assert result.stopped_early and len(result.history) == 3
+    err = capsys.readouterr().err
+    last = [line for line in err.splitlines() if line.startswith("epoch 3/6")][0]
+    assert "plateau: learning rate 0.02" in last
+    assert "early stop: val_loss has not improved for 2 epochs" in last
+
+
+def test_a_resumed_run_follows_its_own_config_not_the_checkpoints(make_config):
+    """The counters come from the checkpoint; the rules (here: early stopping off) from the config."""
+    first = make_config(training_configurations={"epochs": 3, "early_stop_switch": True, "early_stop_patience": 2})
+    engine = FakeEngine([0.5, 0.6, 0.7, 0.8, 0.9])
+    loop, _ = run_loop(first, engine)
+    state = json.loads(json.dumps(loop.state(2)))
+    assert state["rules"]["early_wait"] == 2 and "early_stop" not in state["rules"]
+    relaxed = make_config(training_configurations={"epochs": 5, "early_stop_switch": False})
+    engine2 = FakeEngine([0.5, 0.6, 0.7, 0.8, 0.9])
+    resumed, result = run_loop(relaxed, engine2, state=state)
+    assert engine2.epochs_seen == [3, 4] and not result.stopped_early
+    assert resumed.rules.early_wait == 4  # the counters went on from the checkpoint

@@ -8,10 +8,11 @@ from dlae_core.errors import DataError
 
 
 def load_and_plan(path: str, *, check_data: bool, registry=None, session: str | None = None,
-                  backend: str | None = None):
+                  backend: str | None = None, adjust=None):
     """Parse, check and plan ``path`` (relative paths in it are relative to its folder). With ``backend``, that backend is checked first (unknown or
     not installed) and every component without an implementation for it is reported before any
-    data is read; with ``check_data`` the data files are checked last.
+    data is read; with ``check_data`` the data files are checked last. ``adjust(config) -> config``
+    changes the parsed config before it is planned (``dlae run --resume``).
     Returns (config, plan, registry). Raises BackendUnavailableError / ConfigError /
     UnimplementedComponentsError / DataError / ConfigFileError."""
     from dlae_core.config.parser import load_config
@@ -24,6 +25,8 @@ def load_and_plan(path: str, *, check_data: bool, registry=None, session: str | 
     if backend is not None:
         registry.check_backend(backend)
     config = resolve_relative_paths(load_config(path, registry), Path(path).parent)
+    if adjust is not None:  # e.g. dlae run --resume
+        config = adjust(config)
     plan = plan_model(config, registry)
     if backend is not None:
         check_implementations(config, plan, registry, backend)

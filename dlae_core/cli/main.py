@@ -47,3 +47,7 @@ _register_commands()
 
 def main() -> None:  # console-script entry point
     sys.exit(cli.main(standalone_mode=True))
+
+
+if __name__ == "__main__":
+    main()

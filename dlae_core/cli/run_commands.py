@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dlae_core.cli.loading import load_and_plan
+from dlae_core.errors import UsageError
 
 BACKEND = click.option("--backend", "-b", default="torch", show_default=True, help="Framework to run on.")
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Allow replacing existing output files.")
@@ -15,10 +16,16 @@ WORKERS = click.option("--workers", type=click.IntRange(min=0), default=None,
                        help="Data-loader worker processes (default: from the CPU count).")
 
 
-def _execute(config_path: str, backend: str, session: str | None, **options) -> None:
+RESUME = click.option("--resume", is_flag=True,
+                      help="Continue from save_configurations.save_checkpoints_path (no config edit needed).")
+
+
+def _execute(config_path: str, backend: str, session: str | None, *, resume: bool = False, **options) -> None:
     from dlae_core.running.run import Run, RunOptions
 
-    config, plan, registry = load_and_plan(config_path, check_data=True, session=session, backend=backend)
+    adjust = resume_from_checkpoint if resume else None
+    config, plan, registry = load_and_plan(config_path, check_data=True, session=session, backend=backend,
+                                           adjust=adjust)
     engine = registry.backend(backend)
     technique = registry.techniques[plan.technique]
     run = Run(config, plan, registry, RunOptions(backend=backend, **options))
@@ -26,8 +33,48 @@ def _execute(config_path: str, backend: str, session: str | None, **options) -> 
     if kind == "Inference":
         path, count = technique.predict(run, engine)
         click.echo(f"wrote {count} predictions to {path}")
-    else:
-        technique.train(run, engine)
+        return
+    if options.get("predictions"):
+        raise UsageError(f"--predictions applies to Inference sessions; {config_path} is a {kind} session "
+                         f"(predict with: dlae predict --backend {backend} {config_path} --predictions "
+                         f"{options['predictions']})")
+    _train(technique, run, engine, config_path)
+
+
+def _train(technique, run, engine, config_path: str) -> None:
+    from dlae_core.running.lock import hold_locks
+
+    try:
+        with hold_locks(technique.output_paths(run.config)):
+            technique.train(run, engine)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; {resume_hint(run.config, run.options.backend, config_path)}", err=True)
+        raise click.exceptions.Exit(130) from None
+    written = ", ".join(f"{what} {str(path)!r}" for what, path in technique.written_outputs(run.config))
+    click.echo(f"done: {written or 'no output files (save_configurations switches are off)'}")
+
+
+def resume_from_checkpoint(config):
+    """``config`` continuing from its own checkpoint file (``dlae run --resume``)."""
+    from pathlib import Path
+
+    path = config.save_configurations.save_checkpoints_path
+    if not (config.save_configurations.save_checkpoints_switch and path):
+        raise UsageError("--resume continues from save_configurations.save_checkpoints_path, but checkpoints "
+                         "are off in this config (save_checkpoints_switch)")
+    if not Path(path).is_file():
+        raise UsageError(f"--resume: there is no checkpoint to continue from yet ({path!r} does not exist)")
+    return config.evolve(paths={"load_checkpoint": path}, config_file={"type_signal": "Train from Checkpoint"})
+
+
+def resume_hint(config, backend: str, config_path: str) -> str:
+    """How to go on after an interrupted training session, in one line."""
+    from pathlib import Path
+
+    save = config.save_configurations
+    if save.save_checkpoints_switch and save.save_checkpoints_path and Path(save.save_checkpoints_path).is_file():
+        return f"continue from the last checkpoint with: dlae run --backend {backend} {config_path} --resume"
+    return "no checkpoint was written yet, so there is nothing to resume from (turn on save_checkpoints_switch)"
 
 
 @click.command()
@@ -37,6 +84,7 @@ def _execute(config_path: str, backend: str, session: str | None, **options) -> 
 @PREDICTIONS
 @QUIET
 @WORKERS
+@RESUME
 def run(config_path: str, backend: str, **options) -> None:
     """Carry out CONFIG's session (Train, Train from Checkpoint or Inference)."""
     _execute(config_path, backend, None, **options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dlae_core.running.lock import hold_locks
 from dlae_core.running.prediction import claim_predictions_path, saved_plan
 from dlae_core.running.run import write_predictions
 
@@ -24,16 +25,25 @@ def load_saved_network(technique, backend, path: str, placement):
 
 
 def predict_with_model(technique, run, backend) -> tuple[Path, int]:
-    """Predictions of ``paths.load_model`` for every sample of ``paths.test_X``."""
-    config = run.config
+    """Predictions of ``paths.load_model`` for every sample of ``paths.test_X``; the predictions file
+    is locked against another prediction writing it for the whole session."""
     out_path = claim_predictions_path(run)
+    try:
+        with hold_locks([out_path], "prediction"):
+            return out_path, _write(technique, run, backend, out_path)
+    except BaseException:
+        # a claimed default name that never received predictions is not left behind empty
+        if not run.options.predictions and out_path.is_file() and out_path.stat().st_size == 0:
+            out_path.unlink()
+        raise
+
+
+def _write(technique, run, backend, out_path: Path) -> int:
+    config = run.config
     placement = backend.placement(config, len(run.plan.main.input_shapes[0]) - 1)
     model, plan, payload = load_saved_network(technique, backend, config.paths.load_model, placement)
     job = technique.prediction_job(run, plan, payload)
-
-    def items():
-        for names, outputs in backend.predict_batches(model, job.samples, config.training_configurations.batch_size,
-                                                      run.options.workers, placement):
-            yield from zip(names, job.outputs(outputs))
-
-    return out_path, write_predictions(out_path, items(), job.attributes(backend.name))
+    batches = backend.predict_batches(model, job.samples, config.training_configurations.batch_size,
+                                      run.options.workers, placement)
+    items = ((name, output) for names, outputs in batches for name, output in zip(names, job.outputs(outputs)))
+    return write_predictions(out_path, items, job.attributes(backend.name))

@@ -7,6 +7,7 @@ to read, what each output becomes in the predictions file and which attributes d
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import attrs
@@ -23,8 +24,10 @@ from dlae_core.running.run import Run, predictions_path, refuse_existing
 
 
 def claim_predictions_path(run: Run) -> Path:
-    """Where this session writes its predictions; refuses (before any work) an existing file
-    unless ``--overwrite``."""
+    """Where this session writes its predictions; refuses (before any work) an existing
+    ``--predictions`` file unless ``--overwrite``, and an input file always. The default name is
+    claimed by creating it empty (exclusively: two predictions started in the same second get
+    ``..._2.h5`` and so on, never the same file)."""
     technique = run.registry.techniques[run.plan.technique]
     prefix = technique.prediction_prefix or technique.name.lower()
     out_path = predictions_path(prefix, run.options.predictions)
@@ -32,8 +35,22 @@ def claim_predictions_path(run: Run) -> Path:
     if collision is not None:
         raise OutputExistsError(f"the predictions file {str(out_path)!r} is the input paths.{collision.key}; "
                                 f"choose another --predictions (--overwrite never replaces an input)")
+    if not run.options.predictions:
+        return _create_unique(out_path)
     refuse_existing([("predictions file", out_path)], run.options.overwrite, hint="or choose --predictions")
     return out_path
+
+
+def _create_unique(path: Path) -> Path:
+    """``path`` or the first free ``<stem>_<k><suffix>``, created empty so no other process takes it."""
+    for k in range(1, 10_000):
+        candidate = path if k == 1 else path.with_name(f"{path.stem}_{k}{path.suffix}")
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise OutputExistsError(f"no free predictions file name beside {str(path)!r}; pass --predictions")
 
 
 def saved_plan(payload: dict, registry, path: str, technique: str | None = None) -> ModelPlan:

@@ -146,6 +146,18 @@ class Technique(abc.ABC):
         """Which technique a model file loaded for prediction must hold (None: any with the right graph)."""
         return None
 
+    def output_paths(self, config) -> list[Path]:
+        """The save paths of a training session (locked against another run for its lifetime)."""
+        from dlae_core.running.run import training_outputs
+
+        return [path for _, path in training_outputs(config)]
+
+    def written_outputs(self, config) -> list[tuple[str, Path]]:
+        """(what, path) of the files and folders a finished training session left, for its last line."""
+        from dlae_core.running.run import training_outputs
+
+        return [(what, path) for what, path in training_outputs(config) if path.exists()]
+
     # -- tools ---------------------------------------------------------------------------------------
     def check_parity(self, config, plan, registry, backends: tuple[str, str], *, batch: int = 2, seed: int = 0,
                      tolerance: float = 1e-4):
@@ -180,9 +192,10 @@ class SupervisedTechnique(Technique):
         from dlae_core.running.run import refuse_existing, training_outputs
 
         config = run.config
-        # A continued run appends to its CSV history, which is therefore not "overwritten".
-        resumed_csv = [config.save_configurations.save_csv_path] if config.paths.load_checkpoint else []
-        refuse_existing(training_outputs(config), run.options.overwrite, keep=[p for p in resumed_csv if p])
+        # A continued run appends to its CSV history and TensorBoard folder and supersedes its model
+        # and checkpoint files, so resuming needs no --overwrite.
+        resumed = [path for _, path in training_outputs(config)] if config.paths.load_checkpoint else []
+        refuse_existing(training_outputs(config), run.options.overwrite, keep=resumed)
 
     def training_data(self, run, placement):
         """The session's data (dlae_core.training.data_setup.DataSetup): preprocessing, training and

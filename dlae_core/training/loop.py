@@ -8,12 +8,14 @@ TensorBoard logs, progress — happens here, identically for every framework.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from typing import Protocol
 
 import attrs
 
+from dlae_core.errors import TrainingError
 from dlae_core.training.history import CsvHistory
 from dlae_core.training.progress import TrainingProgress
 from dlae_core.training.schedule import EpochRules, LearningRateSchedule
@@ -83,6 +85,7 @@ class TrainingLoop:
                 logs = self._train_epoch(train_batches, epoch, progress)
                 if validation_batches is not None:
                     logs.update({f"val_{k}": v for k, v in self._evaluate(validation_batches).items()})
+                    check_validation_loss(epoch, logs)
                 decision = self.rules.end_epoch(epoch, logs.get("val_loss"))
                 logs["lr"] = self.schedule.rate(self.step)
                 if csv is not None:
@@ -130,7 +133,17 @@ class TrainingLoop:
             self.engine.save(self.config.save_configurations.save_checkpoints_path, self.state(epoch))
             notes.append("checkpoint saved")
         if decision.reduced_to is not None:
-            notes.append(f"{decision.reason}: learning rate {decision.reduced_to:.3g}")
+            notes.append(f"{decision.reduction_reason}: learning rate {decision.reduced_to:.3g}")
         if decision.stop:
-            notes.append(f"early stop: {decision.reason}")
+            notes.append(f"early stop: {decision.stop_reason}")
         return ", ".join(notes)
+
+
+def check_validation_loss(epoch: int, logs: dict) -> None:
+    """TrainingError when the validation loss is NaN or infinite (no checkpoint, plateau or early
+    stopping could ever act on it again), in the words of a non-finite training loss."""
+    value = logs.get("val_loss")
+    if value is not None and not math.isfinite(value):
+        raise TrainingError(f"the validation loss became {value} in epoch {epoch + 1}; lower "
+                            f"learning_rate_schedule.learning_rate, check the data normalization, or check the "
+                            f"validation data for NaN or Inf values (dlae validate reads only a few samples of each)")

@@ -36,7 +36,8 @@ class EpochDecision:
     save_checkpoint: bool = False
     stop: bool = False
     reduced_to: float | None = None  # new factor-scaled rate after a plateau/step reduction
-    reason: str = ""
+    reduction_reason: str = ""  # why the rate was reduced ("plateau", "step decay")
+    stop_reason: str = ""  # why training stops
 
 
 @attrs.define
@@ -73,7 +74,8 @@ class EpochRules:
         decision = EpochDecision()
         if self.step_decay and (epoch + 1) % self.step_period == 0:
             self.schedule.factor *= self.step_factor
-            decision.reduced_to, decision.reason = self.schedule.factor * self.schedule.base, "step decay"
+            decision.reduced_to = self.schedule.factor * self.schedule.base
+            decision.reduction_reason = "step decay"
         if val_loss is None or not math.isfinite(val_loss):
             return decision
         improved = val_loss < self.best_val
@@ -84,7 +86,7 @@ class EpochRules:
         else:
             self.early_wait += 1
             if self.early_stop and self.early_wait >= self.early_patience:
-                decision.stop, decision.reason = True, f"val_loss has not improved for {self.early_wait} epochs"
+                decision.stop, decision.stop_reason = True, f"val_loss has not improved for {self.early_wait} epochs"
         if self.plateau:
             self._plateau(val_loss, decision)
         return decision
@@ -104,12 +106,18 @@ class EpochRules:
             if current > MIN_LEARNING_RATE:
                 new = max(current * self.plateau_factor, MIN_LEARNING_RATE)
                 self.schedule.factor = new / self.schedule.base
-                decision.reduced_to, decision.reason = new, "plateau"
+                reason = "plateau" if not decision.reduction_reason else f"{decision.reduction_reason} and plateau"
+                decision.reduced_to, decision.reduction_reason = new, reason
             self.cooldown, self.plateau_wait = self.plateau_patience, 0
 
+    #: what a checkpoint carries over: the counters; the rules themselves (patience, factors, switches)
+    #: always come from the config of the run that resumes, so a changed config takes effect
+    COUNTERS = ("best_val", "plateau_best", "plateau_wait", "cooldown", "early_wait")
+
     def state(self) -> dict:
-        return attrs.asdict(self, filter=lambda a, v: a.name != "schedule")
+        return {name: getattr(self, name) for name in self.COUNTERS}
 
     def load_state(self, state: dict) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
+        for name in self.COUNTERS:
+            if name in state:
+                setattr(self, name, state[name])

@@ -30,10 +30,17 @@ def save_model_file(path: str | Path, *, config_dict: dict, graph_role: str, mod
     return write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the tensorflow backend's model files are HDF5
+
+
 def load_model_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} does not exist")
+    with open(path, "rb") as handle:
+        if handle.read(8) == HDF5_SIGNATURE:
+            raise ModelFileError(f"{str(path)!r} was written by dlae's tensorflow backend; use it with "
+                                 f"--backend tensorflow (or retrain with --backend torch)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unreadable file is the user's input, not a bug

@@ -122,3 +122,18 @@ class GAN(Technique):
                 yield kind, name, where_
         yield "optimizer", config.optimizer.gan_optimizer.optimizer, "optimizer.gan_optimizer"
         yield "optimizer", config.optimizer.discriminator_optimizer.optimizer, "optimizer.discriminator_optimizer"
+
+    def written_outputs(self, config) -> list:
+        from pathlib import Path
+
+        from dlae_core.techniques.gan.loop import final_generator_paths, preview_folder
+
+        save = config.save_configurations
+        out = [(f"final {role}", path) for role, path in final_generator_paths(config).items()]
+        out += [("CSV history", Path(save.save_csv_path))] if save.save_csv_switch and save.save_csv_path else []
+        if save.save_tensorboard_switch and save.save_tensorboard_path:
+            out.append(("TensorBoard log folder", Path(save.save_tensorboard_path)))
+        if save.save_checkpoints_switch and save.save_checkpoints_path:
+            out.append(("generator checkpoints in", Path(save.save_checkpoints_path).parent))
+        out.append(("previews", preview_folder(config)))
+        return [(what, path) for what, path in out if path.exists()]
