@@ -171,6 +171,25 @@ class _MainCollated:
         return getattr(self.loader, name)
 
 
+def die_with_parent(worker_id: int | None = None) -> None:
+    """Ask Linux to kill this worker when the process that started it dies (a SIGKILLed run must not
+    leave workers holding memory and the HDF5 files); where prctl is missing, torch's own watchdog
+    (which polls the parent) is all there is."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
 def make_loader(dataset, batch_size: int, *, workers: int | None, pin: bool, sampler=None,
                 persistent: bool = True):
     """A DataLoader (or, with workers and without pinned memory, ``_MainCollated`` around one)."""
@@ -184,6 +203,7 @@ def make_loader(dataset, batch_size: int, *, workers: int | None, pin: bool, sam
         prefetch_factor=4 if workers > 0 else None,
         multiprocessing_context="fork" if workers > 0 and hasattr(os, "fork") else None,
         collate_fn=_collate_or_pass if via_pipe else None,
+        worker_init_fn=die_with_parent if workers > 0 else None,
     )
     return _MainCollated(loader) if via_pipe else loader
 
