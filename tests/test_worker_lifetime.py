@@ -40,4 +40,6 @@ def test_workers_die_when_their_run_is_killed():
         time.sleep(0.1)
     alive = [pid for pid in children if os.path.exists(f"/proc/{pid}")
              and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
+    for pid in alive:  # do not leave hung workers behind when the test fails
+        os.kill(int(pid), signal.SIGKILL)
     assert alive == []
