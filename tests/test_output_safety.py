@@ -120,3 +120,17 @@ def test_written_files_follow_the_umask(tmp_path, umask):
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
     assert path.read_bytes() == b"weights"
+
+
+def test_taking_the_lock_removes_what_an_interrupted_save_left(tmp_path):
+    from dlae_core.running.lock import hold_locks
+
+    model = tmp_path / "out" / "model.pt"
+    model.parent.mkdir()
+    stale = model.parent / ".model.pt.abc123.tmp"
+    stale.write_bytes(b"half a model")
+    other = model.parent / ".history.csv.abc123.tmp"  # another output's: not ours to remove
+    other.write_bytes(b"x")
+    with hold_locks([model]):
+        assert not stale.exists()
+    assert other.exists()

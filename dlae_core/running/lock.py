@@ -35,10 +35,21 @@ def hold_locks(outputs: Iterable[str | Path], what: str = "run") -> Iterator[Non
     try:
         for output in paths:
             held.append((lock_path(output), _acquire(output, what)))
+        for output in paths:
+            remove_stale_temporaries(output)
         yield
     finally:
         for path, fd in reversed(held):
             _release(path, fd)
+
+
+def remove_stale_temporaries(output: Path) -> None:
+    """Delete what an interrupted atomic write of ``output`` left (``.<name>.*.tmp``, see
+    dlae_core.running.outputs.write_atomic); only called while holding ``output``'s lock."""
+    if output.parent.is_dir():
+        for stale in output.parent.glob(f".{output.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _acquire(output: Path, what: str) -> int:
