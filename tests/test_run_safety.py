@@ -104,3 +104,41 @@ def test_ctrl_c_ends_with_130_and_the_command_to_resume(example):
     assert err.strip().splitlines()[-1] == (f"interrupted; continue from the last checkpoint with: dlae run "
                                             f"--backend torch {example / 'config.json'} --resume")
     assert "Traceback" not in err
+
+
+def test_a_resumed_run_with_dropout_and_augmentation_equals_the_uninterrupted_one(tmp_path):
+    """Exact on the CPU: weights, optimizer, loop state and the generators are all restored."""
+    import numpy as np
+    import torch
+
+    def make(name: str, epochs: int):
+        folder = tmp_path / name
+        assert invoke("example", "cnn", folder).exit_code == 0
+        raw = json.loads((folder / "config.json").read_text())
+        layers = raw["layers"]["serial_layer_list"]
+        layers.insert(len(layers) - 2, {"type": "Dropout", "rate": 0.3})
+        raw["augmentation"] = {"apply_augmentation_switch": True, "horizontal_flip_switch": True,
+                               "rotation_range": 10.0, "random_seed": 3}
+        raw["training_configurations"].update({"epochs": epochs, "batch_size": 16})
+        raw["save_configurations"].update({"save_checkpoints_switch": True, "save_checkpoints_path": "out/best.pt",
+                                           "save_checkpoints_frequency": 1})
+        (folder / "config.json").write_text(json.dumps(raw))
+        return folder
+
+    whole, split = make("whole", 4), make("split", 2)
+    for folder in (whole, split):
+        result = invoke("run", "--backend", "torch", folder / "config.json", "--quiet", "--workers", 0)
+        assert result.exit_code == 0, result.output
+    raw = json.loads((split / "config.json").read_text())
+    raw["training_configurations"]["epochs"] = 4
+    (split / "config.json").write_text(json.dumps(raw))
+    result = invoke("run", "--backend", "torch", split / "config.json", "--quiet", "--workers", 0, "--resume")
+    assert result.exit_code == 0, result.output
+    a = torch.load(whole / "out/model.pt", weights_only=True)["state_dict"]
+    b = torch.load(split / "out/model.pt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key].numpy(), b[key].numpy()), key
+    last = [(whole / "out/history.csv").read_text().strip().splitlines()[-1],
+            (split / "out/history.csv").read_text().strip().splitlines()[-1]]
+    assert last[0] == last[1]

@@ -204,6 +204,10 @@ def make_loader(dataset, batch_size: int, *, workers: int | None, pin: bool, sam
         multiprocessing_context="fork" if workers > 0 and hasattr(os, "fork") else None,
         collate_fn=_collate_or_pass if via_pipe else None,
         worker_init_fn=die_with_parent if workers > 0 else None,
+        # the loader's own generator: starting its workers never draws from the global one, so a
+        # resumed run's dropout masks follow the same sequence as an uninterrupted run's (the data
+        # are seeded per epoch and sample by the core, not by the worker seeds)
+        generator=torch.Generator().manual_seed(0),
     )
     return _MainCollated(loader) if via_pipe else loader
 

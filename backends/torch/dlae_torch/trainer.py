@@ -59,7 +59,8 @@ class TorchSteps(SupervisedSteps):
         return x.shape[0], self._values(loss, pred, y)
 
     def save(self, path: str, state: dict) -> None:
-        state = {**state, "optimizer": self.optimizer.state_dict()}
+        # the generator state too: a resumed run draws the same dropout masks as an uninterrupted one
+        state = {**state, "optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
         save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
                         graph_role="model", model=self.model, stats=self.data.stats_dict(), training_state=state)
 
@@ -85,10 +86,12 @@ class TorchSteps(SupervisedSteps):
             self.model.load_state_dict(payload["state_dict"])
         except RuntimeError as exc:
             raise ModelFileError(f"checkpoint {path!r} does not fit this config's network: "
-                               f"{str(exc).splitlines()[0]}") from None
+                                 f"{str(exc).splitlines()[0]}") from None
         state = payload.get("training_state") or {}
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
+        if "torch_rng" in state:
+            torch.set_rng_state(state.pop("torch_rng"))
         return state
 
 
