@@ -32,6 +32,7 @@ def hold_locks(outputs: Iterable[str | Path], what: str = "run") -> Iterator[Non
     OutputExistsError naming the holder's PID when another process holds one."""
     paths = sorted({Path(os.path.realpath(os.path.expanduser(str(p)))) for p in outputs})
     held: list[tuple[Path, int]] = []
+    created = _missing_folders(paths)  # removed again if the run leaves them empty
     try:
         for output in paths:
             held.append((lock_path(output), _acquire(output, what)))
@@ -41,6 +42,20 @@ def hold_locks(outputs: Iterable[str | Path], what: str = "run") -> Iterator[Non
     finally:
         for path, fd in reversed(held):
             _release(path, fd)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds when empty
+
+
+def _missing_folders(paths: list[Path]) -> list[Path]:
+    """The folders that holding locks beside ``paths`` creates, deepest first."""
+    missing: set[Path] = set()
+    for path in paths:
+        folder = path.parent
+        while not folder.exists():
+            missing.add(folder)
+            folder = folder.parent
+    return sorted(missing, key=lambda f: len(f.parts), reverse=True)
 
 
 def remove_stale_temporaries(output: Path) -> None:
