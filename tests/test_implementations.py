@@ -13,10 +13,9 @@ from click.testing import CliRunner
 import dlae_core.plugin.builtin
 import dlae_core.plugin.registry as registry_module
 from dlae_core.cli.main import cli
-from dlae_core.errors import PluginError
 from dlae_core.plugin.components import BackendInfo, LossInfo
 from dlae_core.plugin.hookspecs import hookimpl
-from dlae_core.plugin.manager import make_plugin_manager
+from dlae_core.plugin.manager import PluginLoadWarning, make_plugin_manager
 from dlae_core.plugin.registry import Registry
 
 
@@ -58,28 +57,37 @@ def test_a_lazy_reference_is_imported_only_when_its_backend_is_used(tmp_path, mo
     assert registry.builders("fake")["layer"] == {}  # nothing else for this backend
 
 
-def test_an_implementation_for_an_unregistered_name_names_the_plugin():
+def test_an_implementation_for_an_unregistered_name_names_the_plugin_and_is_ignored():
     stray = plugin("dlae_stray", register_implementations=lambda r: r("loss", "focall", "torch", "x.y:z"))
-    with pytest.raises(PluginError) as info:
-        registry_of(stray)
-    assert str(info.value) == ("plugin 'dlae_stray' registered a torch implementation of loss 'focall', which no "
-                               "plugin registers. Did you mean 'focal'?")
+    with pytest.warns(PluginLoadWarning) as record:
+        registry = registry_of(stray)
+    assert [str(w.message) for w in record] == [
+        "plugin 'dlae_stray' registered a torch implementation of loss 'focall', which no plugin registers "
+        "(ignored). Did you mean 'focal'?"]
+    assert not registry.has_implementation("loss", "focall", "torch")
+    assert "focal" in registry.losses  # the registry still works
 
 
-def test_two_implementations_of_one_component_name_both_plugins():
+def test_two_implementations_of_one_component_name_both_plugins_and_the_first_is_kept():
     first = plugin("dlae_first", register_implementations=lambda r: r("loss", "focal", "fake", "a.b:c"))
     second = plugin("dlae_second", register_implementations=lambda r: r("loss", "focal", "fake", "d.e:f"))
-    with pytest.raises(PluginError) as info:
-        registry_of(first, second)
-    assert str(info.value) == ("the fake implementation of loss 'focal' is registered twice: by plugin "
-                               "'dlae_first' and by plugin 'dlae_second'")
+    with pytest.warns(PluginLoadWarning) as record:
+        registry = registry_of(first, second)
+    assert [str(w.message) for w in record] == [
+        "the fake implementation of loss 'focal' is registered twice: by plugin 'dlae_first' and by plugin "
+        "'dlae_second'; the registration by plugin 'dlae_second' is ignored"]
+    assert registry.implementations[("loss", "focal", "fake")] == "a.b:c"
+    assert registry.implementation_owner[("loss", "focal", "fake")] == "dlae_first"
 
 
 def test_an_implementation_of_an_unknown_kind_or_form_is_refused():
-    with pytest.raises(PluginError, match="unknown kind 'metric'"):
+    with pytest.warns(PluginLoadWarning, match="unknown kind 'metric'"):
         registry_of(plugin("dlae_kind", register_implementations=lambda r: r("metric", "focal", "fake", "a:b")))
-    with pytest.raises(PluginError, match="neither callable nor a 'module:attribute' reference: 'no_colon'"):
-        registry_of(plugin("dlae_form", register_implementations=lambda r: r("loss", "focal", "fake", "no_colon")))
+    with pytest.warns(PluginLoadWarning, match=r"neither callable nor a 'module:attribute' reference \(ignored\): "
+                                               r"'no_colon'"):
+        registry = registry_of(plugin("dlae_form", register_implementations=lambda r: r("loss", "focal", "fake",
+                                                                                          "no_colon")))
+    assert not registry.has_implementation("loss", "focal", "fake")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import dlae_core.plugin.builtin
 from dlae_core.plugin.components import ActivationInfo, LossInfo
 from dlae_core.config.parser import parse_config
 from dlae_core.config.values import Int
-from dlae_core.errors import ConfigError, PluginError
+from dlae_core.errors import ConfigError
 from dlae_core.plugin.hookspecs import hookimpl
 from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError
 from dlae_core.planning.plan import plan_model
@@ -157,7 +157,7 @@ def test_plugin_layers_convert_both_ways(plugin_registry):
     assert parse_config(legacy, plugin_registry) == parse_config(typed, plugin_registry) == config
 
 
-def test_duplicate_names_are_an_error_naming_both_plugins():
+def test_duplicate_names_warn_naming_both_plugins_and_the_first_is_kept():
     duplicate = types.ModuleType("dlae_dup_plugin")
 
     @hookimpl
@@ -165,13 +165,18 @@ def test_duplicate_names_are_an_error_naming_both_plugins():
         class Dense(LayerType):
             name = "Dense"
         register(Dense())
+        register(PixelShuffle2D())
 
     duplicate.register_layers = register_layers
     pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, duplicate])
-    with pytest.raises(PluginError) as info:
-        Registry(pm)
-    assert str(info.value) == ("layer 'Dense' is registered twice: by plugin 'dlae_core.plugin.builtin' "
-                               "and by plugin 'dlae_dup_plugin'")
+    with pytest.warns(PluginLoadWarning) as record:
+        registry = Registry(pm)
+    assert [str(w.message) for w in record] == [
+        "layer 'Dense' is registered twice: by plugin 'dlae_core.plugin.builtin' and by plugin 'dlae_dup_plugin'; "
+        "the registration by plugin 'dlae_dup_plugin' is ignored"]
+    assert registry.owner[("layers", "Dense")] == "dlae_core.plugin.builtin"
+    assert registry.owner[("layers", "Pixel shuffle 2D")] == "dlae_dup_plugin"  # the rest of it is kept
+    assert registry.problems == {"dlae_dup_plugin": [str(record[0].message)]}
 
 
 def test_duplicate_loss_names_both_plugins():
@@ -183,23 +188,43 @@ def test_duplicate_loss_names_both_plugins():
 
     duplicate.register_losses = register_losses
     pm = make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, duplicate])
-    with pytest.raises(PluginError) as info:
-        Registry(pm)
-    message = str(info.value)
+    with pytest.warns(PluginLoadWarning) as record:
+        registry = Registry(pm)
+    [warning] = record
+    message = str(warning.message)
     assert "'focal' is registered twice" in message
     assert "'dlae_core.plugin.builtin'" in message and "'dlae_dup_loss'" in message
+    assert registry.losses["focal"].doc != "another focal"
 
 
-def test_a_nameless_registration_is_an_error():
+def test_built_ins_win_whatever_the_order_of_registration():
+    duplicate = types.ModuleType("dlae_early_dup")
+
+    @hookimpl
+    def register_layers(register):
+        class Dense(LayerType):
+            name = "Dense"
+        register(Dense())
+
+    duplicate.register_layers = register_layers
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[duplicate, dlae_core.plugin.builtin])
+    with pytest.warns(PluginLoadWarning, match="the registration by plugin 'dlae_early_dup' is ignored"):
+        registry = Registry(pm)
+    assert registry.owner[("layers", "Dense")] == "dlae_core.plugin.builtin"
+
+
+def test_a_nameless_registration_is_ignored_with_a_warning():
     bad = types.ModuleType("dlae_nameless")
 
     @hookimpl
     def register_activations(register):
         register(ActivationInfo(""))
+        register(ActivationInfo("tanhshrink", "x - tanh(x)"))
 
     bad.register_activations = register_activations
-    with pytest.raises(PluginError, match=r"plugin 'dlae_nameless' registered an? activation without a name"):
-        Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, bad]))
+    with pytest.warns(PluginLoadWarning, match=r"plugin 'dlae_nameless' registered an activation without a name"):
+        registry = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, bad]))
+    assert "" not in registry.activations and "tanhshrink" in registry.activations
 
 
 # ------------------------------------------------------------------ entry points

@@ -59,7 +59,8 @@ def list_(kind: str, names: bool) -> None:
 
 @click.command()
 def plugins() -> None:
-    """Installed plugin distributions, their versions and what each registers."""
+    """Installed plugin distributions, their versions and what each registers (and, for a broken
+    plugin, what went wrong: it is listed, never fatal)."""
     from dlae_core.plugin.registry import get_registry
     from dlae_core.cli.render import print_rows
 
@@ -69,8 +70,18 @@ def plugins() -> None:
         registered = registry.registered_by(loaded.name)
         summary = "; ".join(f"{len(v)} {k}: {', '.join(v[:6])}{', ...' if len(v) > 6 else ''}"
                             for k, v in sorted(registered.items())) or "implementations only"
-        rows.append((loaded.name, loaded.distribution or "-", loaded.version or "-", summary))
-    print_rows("dlae plugins", ("plugin", "distribution", "version", "registers"), rows)
+        problems = registry.problems.get(loaded.name, [])
+        if problems and not registered:
+            summary = "nothing"
+        rows.append((loaded.name, loaded.distribution or "-", loaded.version or "-", summary, "; ".join(problems)))
+    for failed in getattr(registry.pm, "dlae_failed", ()):
+        rows.append((failed.name, failed.distribution or "-", failed.version or "-", "nothing", failed.problem or ""))
+    columns = ("plugin", "distribution", "version", "registers")
+    if any(row[-1] for row in rows):
+        columns += ("problems",)
+    else:
+        rows = [row[:-1] for row in rows]
+    print_rows("dlae plugins", columns, rows)
 
 
 COMMANDS = (list_, plugins)
