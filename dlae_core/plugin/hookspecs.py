@@ -4,7 +4,8 @@ backends use the same path).
 
 Each ``register_<things>(register)`` hook receives a ``register`` callable and
 calls it once per thing it provides. The core collects them into dicts keyed by
-name; two plugins registering the same name is an error that names both.
+name; two plugins registering the same name is one warning that names both, and the later
+registration is ignored (dlae's own components always win).
 
 The hook names and signatures are pinned by tests/test_hookspecs.py: renaming one breaks every
 installed plugin.
@@ -56,4 +57,5 @@ def register_implementations(register):
     ``register(kind, name, backend, implementation)`` with kind ``layer``, ``loss``, ``optimizer``,
     ``activation`` or ``technique``; ``implementation`` is a callable or a lazy reference
     ``"package.module:attribute"`` (imported only when ``backend`` is used). Registering a second
-    implementation for the same (kind, name, backend), or one for a name nobody registered, is an error."""
+    implementation for the same (kind, name, backend), or one for a name nobody registered, is one
+    warning naming the plugins, and that registration is ignored."""
