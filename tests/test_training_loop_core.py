@@ -615,3 +615,18 @@ def test_a_resumed_run_follows_its_own_config_not_the_checkpoints(make_config):
     resumed, result = run_loop(relaxed, engine2, state=state)
     assert engine2.epochs_seen == [3, 4] and not result.stopped_early
     assert resumed.rules.early_wait == 4  # the counters went on from the checkpoint
+
+
+def test_resuming_from_a_lagging_checkpoint_writes_no_duplicate_rows(make_config, tmp_path):
+    """The CSV has rows up to epoch 3, the checkpoint is from epoch 1: epochs 2-3 are trained again
+    and written once."""
+    csv_path = tmp_path / "history.csv"
+    config = make_config(training_configurations={"epochs": 5},
+                         save_configurations={"save_csv_switch": True, "save_csv_path": str(csv_path)})
+    run_loop(make_config(training_configurations={"epochs": 4},
+                         save_configurations={"save_csv_switch": True, "save_csv_path": str(csv_path)}),
+             FakeEngine([0.5, 0.4, 0.3, 0.2]))
+    assert [row.split(",")[0] for row in csv_path.read_text().splitlines()[1:]] == ["0", "1", "2", "3"]
+    state = {"epoch": 1, "step": 4, "lr_factor": 1.0, "rules": {}}
+    run_loop(config, FakeEngine([0.5, 0.4, 0.3, 0.2, 0.1]), state=state)
+    assert [row.split(",")[0] for row in csv_path.read_text().splitlines()[1:]] == ["0", "1", "2", "3", "4"]

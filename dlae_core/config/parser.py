@@ -30,10 +30,43 @@ def read_json(path: str | Path) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigFileError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigFileError(f"{path}: the JSON nests arrays or objects too deeply to be read; a config nests "
+                              f"at most {MAX_DEPTH} levels") from None
+    except (ValueError, MemoryError) as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigFileError(f"{path}: invalid JSON: {_first_line(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path}: a config must be a JSON object with sections such as "
                               f"'config_file' and 'layers'; received a {type(data).__name__}")
     return data
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+MAX_DEPTH = 32  # nesting levels of a config (a real one has at most 6: root, layers, list, layer, pads, pair)
+
+
+def _too_deep(raw: object) -> str | None:
+    """Where (the key or layer holding it) a value nests deeper than MAX_DEPTH levels, or None.
+    Iterative, so it never recurses itself."""
+    stack = [(raw, "", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, dict):
+            children = [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            children = [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return where
+        # name the place down to a key of a section or an entry of a layer list, not every level below
+        named = 4 if where.startswith("layers") else 3  # "layers.<list>[i]" or "<section>.<key>"
+        stack.extend((v, w if depth < named else where, depth + 1) for w, v in children)
+    return None
 
 
 def load_config(path: str | Path, registry) -> Config:
@@ -43,21 +76,41 @@ def load_config(path: str | Path, registry) -> Config:
 
 def parse_config(raw: dict, registry, source: str | None = None) -> Config:
     """Parse a config dict; raise ConfigError listing every problem found."""
+    if not isinstance(raw, dict):
+        raise ConfigError([problem("", "a config must be a JSON object with sections such as 'config_file' and "
+                                   "'layers'", received=type(raw).__name__)])
+    deep = _too_deep(raw)
+    if deep is not None:
+        raise ConfigError([problem(deep, f"the value nests arrays or objects more than {MAX_DEPTH} levels deep",
+                                   expected="a value of this key (a config nests at most 6 levels)")])
     problems: list[Problem] = []
     known = set(SECTIONS) | {"layers"}
     for name in raw:
         if name not in known:
             problems.append(problem(name, "unknown section", expected="one of " + ", ".join(SECTIONS) + ", layers",
                                     received=name, choices=known))
-    sections = {name: _parse_section(name, cls, raw.get(name, {}), registry, problems)
+    given: set[str] = set()
+    sections = {name: _parse_section(name, cls, raw.get(name, {}), registry, problems, given)
                 for name, cls in SECTIONS.items()}
     sections["layers"] = _parse_layers(raw.get("layers", {}), registry, problems)
     if problems:
         raise ConfigError(problems)
-    return Config(**sections, source=source)
+    _validation_files_without_split(sections, given)
+    return Config(**sections, source=source, given=frozenset(given))
 
 
-def _parse_section(name: str, cls: type, raw: object, registry, problems: list[Problem]):
+def _validation_files_without_split(sections: dict, given: set[str]) -> None:
+    """Validation files given and no ``validation_split`` key: the files are the validation data (no
+    split of the training file; the default 0.2 applies only without validation files). An explicit
+    ``validation_split`` > 0 still wins over the files, as documented."""
+    paths, options = sections["paths"], sections["training_configurations"]
+    if "training_configurations.validation_split" in given or options.validation_split == 0:
+        return
+    if paths.validation_X or paths.validation_y:
+        sections["training_configurations"] = attrs.evolve(options, validation_split=0.0)
+
+
+def _parse_section(name: str, cls: type, raw: object, registry, problems: list[Problem], given: set[str]):
     if not isinstance(raw, dict):
         problems.append(problem(name, "a section must be a JSON object", received=raw))
         raw = {}
@@ -78,6 +131,7 @@ def _parse_section(name: str, cls: type, raw: object, registry, problems: list[P
             else:
                 values[key] = field.default
             continue
+        given.add(where)
         parsed = _parse_value(field, value, where, registry, problems)
         if parsed is not _FAILED:
             values[key] = parsed

@@ -223,6 +223,8 @@ class Config:
     bbd_options: BbdOptions
     layers: Layers
     source: str | None = attrs.field(default=None, eq=False)  # file it came from, for relative paths
+    # "section.key" of every key the config file gives (present and not empty): the others took defaults
+    given: frozenset = attrs.field(default=frozenset(), eq=False)
 
     def evolve(self, **changes: dict) -> "Config":
         """Copy with some keys changed: ``cfg.evolve(training_configurations={"epochs": 3})``."""

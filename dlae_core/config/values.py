@@ -38,6 +38,22 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+NOT_FINITE = "finite: not NaN, Infinity or beyond 1.8e308"
+
+
+def _finite(value: object) -> bool:
+    """False for NaN, +-Inf (``"inf"``, ``"1e309"``, JSON ``Infinity``/``NaN``/``1e309``) and ints
+    too large for a float (they would become Inf in any computation)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
+def _not_finite(kind: "Kind") -> ValueProblem:
+    return ValueProblem(f"{kind.describe()} ({NOT_FINITE})")
+
+
 def format_float(value: float) -> str:
     return repr(float(value))
 
@@ -175,11 +191,13 @@ class Float(Kind):
     def parse_typed(self, value: object) -> float:
         if not _is_number(value):
             raise ValueProblem(self.describe())
+        if not _finite(value):
+            raise _not_finite(self)
         return self._check(float(value))
 
     def _check(self, value: float) -> float:
-        if math.isnan(value):
-            raise ValueProblem(self.describe())
+        if not _finite(value):
+            raise _not_finite(self)
         lo, hi = self.minimum, self.maximum
         bad_lo = lo is not None and (value <= lo if self.min_open else value < lo)
         bad_hi = hi is not None and (value >= hi if self.max_open else value > hi)
@@ -235,13 +253,17 @@ class FloatList(Kind):
             value = [value]
         if not isinstance(value, list) or not all(_is_number(v) for v in value):
             raise ValueProblem(self.describe())
+        if not all(_finite(v) for v in value):
+            raise _not_finite(self)
         return self._check(tuple(float(v) for v in value))
 
     def _check(self, values: tuple[float, ...]) -> tuple[float, ...]:
         too_few = len(values) < self.min_count
         too_many = self.max_count is not None and len(values) > self.max_count
-        if too_few or too_many or any(math.isnan(v) for v in values):
+        if too_few or too_many:
             raise ValueProblem(self.describe())
+        if not all(_finite(v) for v in values):
+            raise _not_finite(self)
         if self.positive and any(v <= 0 for v in values):
             raise ValueProblem(self.describe())
         return values
@@ -305,10 +327,12 @@ class Path(Kind):
     """A file-system path; the empty string (or null) means "not set" (None)."""
 
     def parse_text(self, text: str) -> str | None:
-        return text or None
+        return self.parse_typed(text)
 
     def parse_typed(self, value: object) -> str | None:
         if value is None or isinstance(value, str):
+            if value and "\0" in value:  # no file system accepts it
+                raise ValueProblem(self.describe() + " without NUL characters")
             return value or None
         raise ValueProblem(self.describe())
 
@@ -358,6 +382,8 @@ class NumberTuple(Kind):
             return None
         ok = isinstance(value, (list, tuple)) and all(_is_number(v) for v in value)
         ok = ok and (self.length is None or len(value) == self.length) and len(value) > 0
+        if ok and not all(_finite(v) for v in value):
+            raise _not_finite(self)
         ok = ok and not (self.positive and any(v <= 0 for v in value))
         if not ok:
             raise ValueProblem(self.describe())
@@ -399,6 +425,8 @@ class NestedNumbers(Kind):
         return tuple(items)
 
     def _number(self, value: object) -> float:
+        if not _finite(value):
+            raise _not_finite(self)
         if self.positive and value <= 0:
             raise ValueProblem(self.describe())
         return float(value)

@@ -134,19 +134,26 @@ def _check_pair(out: list[Problem], rules: "_Rules", x: tuple[str, str], y: tupl
         xtally = _Tally(x[0], x[1], len(names))
         xshapes = {}
         for name in names:
-            xshapes[name], dtype = xfile.metadata(name)
+            meta = _metadata(xtally, xfile, name)
+            if meta is None:
+                continue
+            xshapes[name], dtype = meta
             _dtype(xtally, name, dtype)
             rules.x_shape(xtally, name, xshapes[name])
         out.extend(xtally.problems())
-        picked = [names[i] for i in sample_positions(len(names))]
+        picked = [names[i] for i in sample_positions(len(names)) if names[i] in xshapes]
         out.extend(_values(x, xfile, picked, None))
         if other is not None:
             yfile = other[0]
             ytally = _Tally(y[0], y[1], len(common))
             for name in common:
-                shape, dtype = yfile.metadata(name)
+                meta = _metadata(ytally, yfile, name)
+                if meta is None:
+                    continue
+                shape, dtype = meta
                 _dtype(ytally, name, dtype)
-                rules.y_shape(ytally, name, shape, xshapes[name])
+                if name in xshapes:
+                    rules.y_shape(ytally, name, shape, xshapes[name])
             out.extend(ytally.problems())
             in_y = set(common)
             picked = [n for n in picked if n in in_y] or [common[i] for i in sample_positions(len(common))]
@@ -160,6 +167,21 @@ def _check_pair(out: list[Problem], rules: "_Rules", x: tuple[str, str], y: tupl
             other[0].close()
 
 
+def _metadata(tally: _Tally, data: SampleFile, name: str) -> tuple | None:
+    """(shape, dtype) of a sample, or None after tallying a sample a damaged file cannot describe."""
+    try:
+        return data.metadata(name)
+    except DataError as exc:
+        _unreadable(tally, name, exc)
+        return None
+
+
+def _unreadable(tally: _Tally, name: str, exc: DataError) -> None:
+    first = exc.problems[0]
+    tally.add("unreadable", name, "cannot be read; the file may be damaged or truncated",
+              "an intact HDF5 file (write it again from its source)", first.received)
+
+
 def _dtype(tally: _Tally, name: str, dtype) -> None:
     if not is_numeric(dtype):
         tally.add("dtype", name, "values are not numbers", "a bool, integer or float dataset", str(dtype))
@@ -171,12 +193,12 @@ def _values(key: tuple[str, str], data: SampleFile, picked: list[str], rules: "_
     (not for the samples in ``skip``, whose shape is already reported)."""
     tally = _Tally(key[0], key[1], len(picked))
     for name in picked:
-        if not is_numeric(data.dtype(name)):
-            continue
         try:
+            if not is_numeric(data.dtype(name)):
+                continue
             values = data.read(name)
-        except OSError as exc:  # a damaged dataset
-            tally.add("unreadable", name, "the values cannot be read", "a readable dataset", str(exc))
+        except DataError as exc:  # a damaged dataset
+            _unreadable(tally, name, exc)
             continue
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             nan, inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())

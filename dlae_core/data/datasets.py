@@ -115,7 +115,7 @@ class TrainingSamples:
             return {"x": x, "y": y, **params.as_arrays()}
         if self.augment:
             x, y = apply_params(x, y, params, pre.fill_mode, pre.cval, pre.target_kind)
-        x, y = pre.finish(x, y, name)
+        x, y = pre.finish(x, y, name, self.split.y_path)
         return {"x": x, "y": y}
 
 
@@ -133,7 +133,7 @@ class EvaluationSamples:
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         name = self.split.names[_position(index, len(self))]
         x, y = self.preprocessor.load(self.split, name)
-        x, y = self.preprocessor.finish(x, y, name)
+        x, y = self.preprocessor.finish(x, y, name, self.split.y_path)
         return {"x": x, "y": y}
 
 

@@ -42,6 +42,25 @@ def _fail(path: str, what: str, expected: str, received: object) -> DataError:
     return DataError([problem(path, what, expected=expected, received=received)])
 
 
+# What h5py and numpy raise on a damaged file (bytes overwritten, truncated): a corrupt B-tree or
+# heap (RuntimeError, OSError), an undecodable name (TypeError), a garbled datatype (ValueError,
+# TypeError), an absurd shape (ValueError, MemoryError, OverflowError).
+DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, OverflowError, MemoryError,
+          SystemError)
+
+
+def _detail(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def damaged(path: str, exc: BaseException, sample: str | None = None) -> DataError:
+    """The DataError of a file (or of one of its samples) that h5py cannot read."""
+    where = f"sample {str(sample)!r} cannot be read" if sample is not None else "the file's sample index cannot be read"
+    return _fail(path, f"{where}; the file may be damaged or truncated",
+                 "an intact HDF5 file (write it again from its source)", _detail(exc))
+
+
 def _open(path: str | os.PathLike) -> h5py.File:
     """Open an HDF5 file read-only; raise DataError for a missing or non-HDF5 file."""
     text = os.fspath(path)
@@ -55,30 +74,44 @@ def _open(path: str | os.PathLike) -> h5py.File:
                     f"{os.path.getsize(text)} bytes of another format")
     try:
         return h5py.File(text, "r")
-    except OSError as exc:  # corrupt or truncated file, or no permission
-        raise _fail(text, "the HDF5 file cannot be opened", "a readable HDF5 file", str(exc)) from None
+    except DAMAGE as exc:  # corrupt or truncated file, or no permission
+        raise _fail(text, "the HDF5 file cannot be opened", "a readable HDF5 file", _detail(exc)) from None
 
 
-def _is_dataset(handle: h5py.File, name: str) -> bool:
+def _is_dataset(handle: h5py.File, name: str) -> bool | None:
+    """True for a dataset, False for another kind of member, None when the member cannot be looked at
+    (a dangling link, or a damaged object header)."""
     try:  # the low-level call is several times faster than Group.get on big files
         return h5py.h5o.get_info(handle.id, name.encode()).type == h5py.h5o.TYPE_DATASET
-    except (KeyError, RuntimeError, OSError):  # dangling link
-        return False
+    except DAMAGE:
+        return None
 
 
 def _names_of(handle: h5py.File, path: str) -> list[str]:
     """Validated, integer-sorted sample names of an open file."""
-    names = list(handle.keys())
+    try:
+        names = list(handle.keys())
+    except DAMAGE as exc:
+        raise damaged(path, exc) from None
     if not names:
         raise _fail(path, "the file holds no samples", 'one dataset per sample named "0", "1", ...',
                     "an empty file")
+    undecodable = [n for n in names if not isinstance(n, str)]  # h5py gives names that are not UTF-8 as bytes
+    if undecodable:
+        raise _fail(path, f"a sample name is not text ({len(undecodable)} such name(s)); the file may be damaged",
+                    'sample names "0", "1", ... (an intact file)', undecodable[0])
     bad = [n for n in names if not _INTEGER.fullmatch(n)]
     if bad:
         shown = ", ".join(repr(n) for n in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
         raise _fail(path, f"dataset name {bad[0]!r} is not a decimal integer ({len(bad)} such name(s): {shown})",
                     'sample names "0", "1", ... (one dataset per sample at the file root)', bad[0])
     ordered = sorted(names, key=lambda n: (int(n), n))
-    groups = [n for n in ordered if not _is_dataset(handle, n)]
+    kinds = {n: _is_dataset(handle, n) for n in ordered}
+    broken = [n for n in ordered if kinds[n] is None]
+    if broken:
+        raise _fail(path, f"sample {broken[0]!r} cannot be opened ({len(broken)} such member(s)): a dangling "
+                    "link, or the file is damaged", "one readable dataset per sample at the file root", broken[0])
+    groups = [n for n in ordered if not kinds[n]]
     if groups:
         raise _fail(path, f"sample {groups[0]!r} is not a dataset ({len(groups)} such member(s))",
                     "one dataset per sample at the file root", groups[0])
@@ -157,8 +190,17 @@ class SampleFile:
         return _fail(self.path, f"there is no sample {str(name)!r}", "a dataset name present in the file", str(name))
 
     def read(self, name: str) -> np.ndarray:
-        """The values of sample ``name`` as a numpy array (a scalar becomes a 0-d array)."""
+        """The values of sample ``name`` as a numpy array (a scalar becomes a 0-d array). A sample that
+        cannot be read (a damaged file) raises DataError naming the file and the sample."""
         handle = self._file()
+        try:
+            return self._read(handle, name)
+        except DataError:
+            raise
+        except DAMAGE as exc:
+            raise damaged(self.path, exc, name) from None
+
+    def _read(self, handle: h5py.File, name: str) -> np.ndarray:
         try:  # numeric samples through the low-level API: ~2x less CPU per sample than h5py.Dataset[()]
             dataset = h5py.h5d.open(handle.id, str(name).encode())
             if dataset.shape is not None and dataset.dtype.kind in "biuf":
@@ -168,17 +210,27 @@ class SampleFile:
         except (KeyError, ValueError, TypeError):
             pass  # missing, not a dataset, or a type the high-level path handles: as before
         item = handle.get(str(name))
+        if item is None and _exists(handle, name):
+            raise damaged(self.path, RuntimeError(_UNOPENABLE), name)
         if not isinstance(item, h5py.Dataset):
             raise self._missing(name)
         return np.asarray(item[()])
 
     def metadata(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
         """``(shape, dtype)`` of sample ``name`` from the file's metadata (no values are read)."""
+        handle = self._file()
         try:  # low-level open: about 4x faster than h5py.Dataset for a scan of every sample
-            dataset = h5py.h5d.open(self._file().id, str(name).encode())
+            dataset = h5py.h5d.open(handle.id, str(name).encode())
         except KeyError:
-            raise self._missing(name) from None
-        return tuple(int(s) for s in (dataset.shape or ())), dataset.dtype
+            if not _exists(handle, name):
+                raise self._missing(name) from None
+            raise damaged(self.path, RuntimeError(_UNOPENABLE), name) from None
+        except DAMAGE as exc:
+            raise damaged(self.path, exc, name) from None
+        try:
+            return tuple(int(s) for s in (dataset.shape or ())), dataset.dtype
+        except DAMAGE as exc:
+            raise damaged(self.path, exc, name) from None
 
     def shape(self, name: str) -> tuple[int, ...]:
         """Shape of sample ``name`` (metadata only)."""
@@ -187,6 +239,16 @@ class SampleFile:
     def dtype(self, name: str) -> np.dtype:
         """Stored dtype of sample ``name`` (metadata only)."""
         return self.metadata(name)[1]
+
+
+_UNOPENABLE = "listed in the file but cannot be opened"
+
+
+def _exists(handle: h5py.File, name: str) -> bool:
+    try:
+        return str(name) in handle
+    except DAMAGE:
+        return True  # listed names that cannot even be looked up: damage, not a missing sample
 
 
 def is_numeric(dtype: np.dtype) -> bool:

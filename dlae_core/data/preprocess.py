@@ -11,7 +11,10 @@ numpy only. One sample goes through two stages:
     ``x / (std + 1e-6)`` with the per-channel training-set :class:`FeatureStats`;
     samplewise centering ``x - mean(x)`` and standardization
     ``x / (std(x) + 1e-6)`` (over all elements). The same in training, validation
-    and test.
+    and test. A sample holding NaN or Inf, and (where class labels are expected) a
+    target label that is not a whole number, raise DataError naming the file, its
+    config key and the sample: bad data found while training is located like the
+    problems of ``dlae validate``, which reads only a few samples.
 
 (training only: :meth:`Preprocessor.zca`, then augmentation, see ``augment.py``)
 
@@ -36,6 +39,7 @@ from dlae_core.errors import DataError, problem
 from dlae_core.data.hdf5 import SampleFile, add_channel_axis
 
 EPSILON = 1e-6  # featurewise / samplewise standardization: x / (std + EPSILON)
+_DATA_KEYS = ("train_X", "train_y", "validation_X", "validation_y", "test_X")
 
 
 @attrs.frozen(eq=False)
@@ -180,6 +184,14 @@ class Preprocessor:
         self.shuffle = config.training_configurations.shuffle_data_switch
         self.stats = stats
         self._files: dict[str, SampleFile] = {}
+        # the config key of each data file, to locate data problems found while training
+        self._keys = {}
+        for key in _DATA_KEYS:
+            path = getattr(config.paths, key, None)
+            if path and path not in self._keys:
+                self._keys[path] = f"paths.{key}"
+        # integer class labels expected in the y files (one-hot encoded here, or read by a sparse loss)
+        self.integer_labels = self.categories is not None or self.loss_target == "sparse"
 
     # -- files ---------------------------------------------------------------------------
     def _file(self, path: str) -> SampleFile:
@@ -204,17 +216,52 @@ class Preprocessor:
         return other
 
     # -- stage 1: load ---------------------------------------------------------------------
+    def data_error(self, path: str, name: str, what: str, expected: str, received: object) -> DataError:
+        """A DataError about sample ``name`` of the data file ``path``, located at its config key
+        (``paths.train_X`` ...) like the problems of ``dlae validate``."""
+        key = self._keys.get(path)
+        if key is None:
+            return DataError([problem(str(path), f"sample {name!r}: {what}", expected=expected, received=received)])
+        return DataError([problem(key, f"{path}, sample {name!r}: {what}", expected=expected, received=received)])
+
+    def _finite(self, values: np.ndarray, path: str, name: str) -> None:
+        """DataError naming the file and sample when ``values`` hold NaN or Inf."""
+        if values.dtype.kind in "fc" and not np.isfinite(values).all():
+            nan, inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+            raise self.data_error(path, name, "contains NaN or Inf values", "finite numbers",
+                                  f"{nan} NaN, {inf} Inf")
+
+    def _integers(self, values: np.ndarray, path: str, name: str) -> None:
+        """DataError naming the file and sample for class labels that are not whole numbers (they
+        would be truncated: 1.5 trained as class 1)."""
+        if values.dtype.kind != "f":
+            return
+        fractional = values[values != np.floor(values)]
+        if fractional.size:
+            shown = sorted({float(v) for v in fractional.ravel()[:1000]})[:5]
+            what = f"holds {fractional.size} class label(s) that are not whole numbers, such as {shown[0]:g}"
+            raise self.data_error(path, name, what, "integer class labels (0, 1, 2, ...)", shown)
+
     def read_x(self, split, name: str) -> np.ndarray:
-        """X of sample ``name``: channel axis, float32, repeated channels (no standardization)."""
-        x = add_channel_axis(self._file(split.x_path).read(name), self.spatial_rank).astype(np.float32)
+        """X of sample ``name``: channel axis, float32, repeated channels (no standardization).
+        DataError (naming the file and sample) for NaN or Inf values."""
+        raw = self._file(split.x_path).read(name)
+        self._finite(raw, split.x_path, name)
+        x = add_channel_axis(raw, self.spatial_rank).astype(np.float32)
         return np.repeat(x, self.repeat, axis=-1) if self.repeat > 1 else x
 
     def read_y(self, split, name: str) -> np.ndarray | None:
         """y of sample ``name`` as float32 (channel axis for FCN/GAN, ``(1,)`` for a scalar);
-        None when the split has no targets."""
+        None when the split has no targets. DataError (naming the file and sample) for NaN or Inf
+        values and, where class labels are expected (:attr:`integer_labels`), for labels that are not
+        whole numbers."""
         if split.y_path is None:
             return None
-        y = self._file(split.y_path).read(name).astype(np.float32)
+        raw = self._file(split.y_path).read(name)
+        self._finite(raw, split.y_path, name)
+        if self.integer_labels:
+            self._integers(raw, split.y_path, name)
+        y = raw.astype(np.float32)
         if self.pixel_targets:
             return add_channel_axis(y, len(self.output_shape) - 1)
         return y.reshape(1) if y.ndim == 0 else y
@@ -247,13 +294,15 @@ class Preprocessor:
 
     # -- stage 2: finish -------------------------------------------------------------------
     def finish(self, x: np.ndarray, y: np.ndarray | None = None,
-               name: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Stage 2: intensity normalization, then one-hot; ``name`` only labels errors."""
+               name: str | None = None, path: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Stage 2: intensity normalization, then one-hot; ``name`` (and the y file ``path``) only
+        label errors."""
         x = self.x_norm.apply(x)
         if y is not None:
             y = self.y_norm.apply(y)
             if self.categories is not None:
-                y = one_hot(y, self.categories, f"sample {name!r}" if name is not None else "a target")
+                sample = f"sample {name!r}" if name is not None else "a target"
+                y = one_hot(y, self.categories, f"{path}, {sample}" if path and name is not None else sample)
         return x, y
 
     # -- predictions -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dlae_core.errors import Problem, problem
 def check_config(config: Config, registry) -> list[Problem]:
     """Problems that involve several keys; every rule here says which key to change."""
     found: list[Problem] = []
-    for rule in (_normalization, _loss, _paths, _session, _saving, _collisions):
+    for rule in (_normalization, _loss, _categorical_sparse, _input_shape, _paths, _session, _saving, _collisions):
         found.extend(rule(config, registry))
     found.extend(registry.techniques[config.config_file.model_signal].check_config(config, registry))
     return found
@@ -67,6 +67,64 @@ def _loss(config: Config, registry) -> list[Problem]:
         out.append(problem("loss_function.parameter1", "the negatives:positives ratio must be >= 0",
                            received=config.loss_function.parameter1))
     return out
+
+
+def _categorical_sparse(config: Config, registry) -> list[Problem]:
+    """categorical_switch one-hot encodes the targets; a sparse loss needs the integer labels themselves.
+
+    Located at the switch, not the loss: the sparse loss already reads integer labels, so switching
+    one-hot encoding off trains exactly what the user asked for (the same objective), while changing
+    the loss is the alternative the message names."""
+    pre = config.preprocessing
+    info = registry.losses.get(config.loss_function.loss)
+    technique = registry.techniques[config.config_file.model_signal]
+    if not (pre.categorical_switch and info is not None and info.target == "sparse"
+            and technique.categorical_targets):
+        return []
+    loss = config.loss_function.loss
+    return [problem("preprocessing.categorical_switch",
+                    f"categorical_switch one-hot encodes the targets, but {loss} takes the integer class labels "
+                    f"themselves", expected=f"False with {loss} (it reads the labels directly: the same training), "
+                    f"or loss_function.loss 'categorical_crossentropy' for one-hot targets", received=True)]
+
+
+def _input_shape(config: Config, registry) -> list[Problem]:
+    """A config_file.input_shape written in the config must fit the Input layer, which defines the
+    network input: otherwise input_shape is silently ignored (or, where a technique reads it,
+    disagrees with the network). Accepted, as the original GUI wrote it: the Input layer's shape or
+    that shape without a trailing channel axis of 1 (how data files may store samples). Only for a
+    technique with one layer list (a GAN's two Input layers make input_shape ambiguous: the
+    original's GAN configs give the target image's shape), and not repeated where the technique's
+    own graph checks already report config_file.input_shape."""
+    if "config_file.input_shape" not in config.given:
+        return []
+    technique = registry.techniques[config.config_file.model_signal]
+    if len(technique.layer_lists) != 1:
+        return []
+    list_name = technique.layer_lists[0]
+    specs = getattr(config.layers, list_name, ())
+    layer_type = registry.layers.get(specs[0].type) if specs else None
+    if layer_type is None or layer_type.role != "input":
+        return []  # the graph walk reports the missing Input layer
+    shape, given = tuple(specs[0]["shape"]), tuple(config.config_file.input_shape)
+    if given == shape or (shape[-1:] == (1,) and given == shape[:-1]) or _technique_reports_input_shape(
+            technique, config, registry):
+        return []
+    forms = f"{shape} or {shape[:-1]}" if shape[-1:] == (1,) else f"{shape}"
+    return [problem("config_file.input_shape", f"differs from the shape {shape} of the Input layer "
+                    f"(layers.{list_name}[0]), which defines the network input",
+                    expected=f"{forms}, or leave the key out", received=given)]
+
+
+def _technique_reports_input_shape(technique, config: Config, registry) -> bool:
+    """Whether the technique's own graph checks report config_file.input_shape (BBD: its anchors)."""
+    from dlae_core.planning.graph import WalkError
+
+    try:
+        graphs = technique.build_graphs(config, registry)
+    except WalkError:
+        return False
+    return any(p.where == "config_file.input_shape" for p in technique.check_graphs(config, registry, graphs))
 
 
 def _pair(config: Config, a: str, b: str) -> list[Problem]:

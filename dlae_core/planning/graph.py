@@ -78,8 +78,9 @@ class _Builder:
         self.counts: dict[str, int] = {}
         self.inputs: list[int] = []
         self.current: int | None = None
-        self.outer: list[int] = []
-        self.inner: list[int] = []
+        # skip stacks of (node id, layer-list position of the source marker; None for encoder taps)
+        self.outer: list[tuple[int, int | None]] = []
+        self.inner: list[tuple[int, int | None]] = []
         self.hooks: list[int] = []
 
     def where(self, position: int | None) -> str:
@@ -122,9 +123,9 @@ class _Builder:
         if role == "pretrained":
             self.apply_pretrained(layer_type, spec, position)
         elif role == "outer_source":
-            self.outer.append(self.current)
+            self.outer.append((self.current, position))
         elif role == "inner_source":
-            self.inner.append(self.current)
+            self.inner.append((self.current, position))
         elif role == "hook":
             self.hooks.append(self.current)
         elif role in ("outer_target", "inner_target"):
@@ -147,7 +148,7 @@ class _Builder:
         if not stack:
             self.fail(position, f"no open {kind} skip source to merge with (every {spec.type} needs an "
                                 f"earlier unconsumed {kind.capitalize()} skip source)", spec)
-        skip = stack.pop()
+        skip, _ = stack.pop()
         mode = spec["mode"]
         try:
             out = merge_shape(mode, self.shape(skip), self.shape(self.current))
@@ -178,7 +179,7 @@ class _Builder:
         self.current = network
         tap_ids = self.add_taps(spec, network, taps, position)
         if spec["skip_starts"]:
-            self.outer = list(tap_ids)
+            self.outer = [(tap, None) for tap in tap_ids]
         if spec["hook_connections"]:
             self.hooks = list(tap_ids)
 
@@ -194,6 +195,21 @@ class _Builder:
                                 trainable_params=extra_trainable if first else 0,
                                 non_trainable_params=extra_frozen if first else 0))
         return ids
+
+    def check_unmerged_sources(self, specs: tuple[LayerSpec, ...]) -> None:
+        """A skip source marker whose skip no target ever merges (an encoder's taps may stay unused)."""
+        open_sources = [(position, kind) for kind, stack in (("outer", self.outer), ("inner", self.inner))
+                        for _, position in stack if position is not None]
+        if not open_sources:
+            return
+        position, kind = min(open_sources)
+        target = next((name for name, layer in self.registry.layers.items() if layer.role == f"{kind}_target"),
+                      f"{kind.capitalize()} skip target")
+        count = len(open_sources)
+        more = f" ({count} unmerged skip sources in this list)" if count > 1 else ""
+        self.fail(position, f"{specs[position].type} has no {target} after it: the skip is never merged{more}",
+                  specs[position], expected=f"a later {target!r} for every {specs[position].type!r} "
+                                            f"(or remove the source)")
 
     def graph(self) -> Graph:
         return Graph(self.list_name, tuple(self.nodes), tuple(self.inputs), self.current, tuple(self.hooks))
@@ -219,6 +235,7 @@ def build_graph(list_name: str, specs: tuple[LayerSpec, ...], registry, *,
         builder.apply(spec, position)
     if builder.current == builder.inputs[0] and len(specs) == 1:
         builder.fail(None, "the layer list has only an Input layer", expected="at least one layer after Input")
+    builder.check_unmerged_sources(specs)
     return builder.graph()
 
 

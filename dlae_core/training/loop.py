@@ -72,7 +72,8 @@ class TrainingLoop:
     # -- the loop -----------------------------------------------------------------------------
     def run(self, train_batches, validation_batches=None, *, set_epoch=None) -> LoopResult:
         cfg, save = self.config.training_configurations, self.config.save_configurations
-        csv = CsvHistory(save.save_csv_path, append=self.start_epoch > 0) if save.save_csv_switch else None
+        csv = (CsvHistory(save.save_csv_path, append=self.start_epoch > 0, from_epoch=self.start_epoch)
+               if save.save_csv_switch else None)
         board = (ScalarWriter(save.save_tensorboard_path, fresh=self.start_epoch == 0)
                  if save.save_tensorboard_switch else None)
         history, epoch, stopped = [], self.start_epoch - 1, False
