@@ -38,7 +38,8 @@ class ConfigFile:
                            doc="Session: Train, Train from Checkpoint (continue from paths.load_checkpoint) or Inference.")
     input_shape: tuple = key(Shape(min_rank=2, max_rank=4), (512, 512, 1),
                              doc="Image shape (rows, cols[, slices], channels). BBD reads rows and cols for its anchors; "
-                                 "the Input: layer defines the network input.")
+                                 "the Input: layer defines the network input and must agree with it (the channel "
+                                 "axis may be left out).")
 
 
 @attrs.frozen(kw_only=True)
@@ -134,7 +135,7 @@ class TrainingConfigurations:
     batch_size: int = key(Int(minimum=1), 32, doc="Batch size for training, validation and inference.")
     epochs: int = key(Int(minimum=1), 500, doc="Maximum number of epochs.")
     shuffle_data_switch: bool = key(Bool(), True, doc="Shuffle training samples every epoch (seeded by random_seed).")
-    validation_split: float = key(Float(0.0, 1.0, max_open=True), 0.2, doc="Fraction of the training file held out for validation; 0 uses validation_X/y.")
+    validation_split: float = key(Float(0.0, 1.0, max_open=True), 0.2, doc="Fraction of the training file held out for validation; 0 uses validation_X/y. Absent from a config that names validation files: 0 (the files are used).")
     precision: str = key(Choice(("fp32", "bf16", "fp16")), "fp32", doc="Numeric precision: fp32, or bf16/fp16 mixed precision on a GPU.", new=True)
 
 
