@@ -134,3 +134,36 @@ def test_taking_the_lock_removes_what_an_interrupted_save_left(tmp_path):
     with hold_locks([model]):
         assert not stale.exists()
     assert other.exists()
+
+
+def test_an_output_folder_that_cannot_be_written_is_found_before_any_work(tmp_path):
+    from dlae_core.running.lock import hold_locks
+
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should be")
+    with pytest.raises(OutputExistsError) as info:
+        with hold_locks([blocker / "model.pt"]):
+            pytest.fail("the run must not start")
+    assert str(info.value).startswith(f"cannot write '{blocker / 'model.pt'}': ")
+    assert "choose a folder you can write to" in str(info.value)
+    assert blocker.read_text() == "a file where the output folder should be"
+
+
+def test_a_final_model_that_cannot_be_written_is_rescued_and_said_where(tmp_path, monkeypatch):
+    from dlae_core.training.loop import save_or_rescue
+
+    saved = []
+
+    class Engine:
+        def save(self, path, state):
+            if "gone" in path:
+                raise PermissionError(13, "Permission denied", path)
+            saved.append((path, state))
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputExistsError) as info:
+        save_or_rescue(Engine(), str(tmp_path / "gone" / "model.pt"), {"epoch": 3})
+    rescue = tmp_path / f"dlae_rescued_{os.getpid()}_model.pt"
+    assert saved == [(str(rescue), {"epoch": 3})]
+    assert str(info.value) == (f"could not write the final model to '{tmp_path / 'gone' / 'model.pt'}' "
+                               f"(Permission denied); it was saved to '{rescue}' instead")

@@ -9,13 +9,15 @@ TensorBoard logs, progress — happens here, identically for every framework.
 from __future__ import annotations
 
 import math
+import os
 import time
+from pathlib import Path
 from collections.abc import Iterable
 from typing import Protocol
 
 import attrs
 
-from dlae_core.errors import TrainingError
+from dlae_core.errors import OutputExistsError, TrainingError
 from dlae_core.training.history import CsvHistory
 from dlae_core.training.progress import TrainingProgress
 from dlae_core.training.schedule import EpochRules, LearningRateSchedule
@@ -99,7 +101,7 @@ class TrainingLoop:
                     stopped = True
                     break
         if save.save_model_switch:
-            self.engine.save(save.save_model_path, self.state(epoch))
+            save_or_rescue(self.engine, save.save_model_path, self.state(epoch))
         return LoopResult(history, epoch, stopped)
 
     def _train_epoch(self, batches: Iterable, epoch: int, progress: TrainingProgress) -> dict:
@@ -148,3 +150,16 @@ def check_validation_loss(epoch: int, logs: dict) -> None:
         raise TrainingError(f"the validation loss became {value} in epoch {epoch + 1}; lower "
                             f"learning_rate_schedule.learning_rate, check the data normalization, or check the "
                             f"validation data for NaN or Inf values (dlae validate reads only a few samples of each)")
+
+
+def save_or_rescue(engine, path: str, state: dict) -> None:
+    """Save the final model at ``path``; when that fails (the folder went away, the disk is full,
+    permissions changed during training) save it in the working directory instead and say where,
+    so a finished training is never lost."""
+    try:
+        engine.save(path, state)
+    except OSError as exc:
+        rescue = Path.cwd() / f"dlae_rescued_{os.getpid()}_{Path(path).name}"
+        engine.save(str(rescue), state)
+        raise OutputExistsError(f"could not write the final model to {path!r} ({exc.strerror or exc}); it was "
+                                f"saved to {str(rescue)!r} instead") from None
