@@ -70,22 +70,3 @@ def one_torch_thread(request):
     yield
     torch.set_num_threads(before)
 
-
-# The end-to-end sessions take seconds each, the rest milliseconds: run the long ones first so that the
-# pytest-xdist workers (tox, .ci/run: -n 2) end together instead of one waiting on the other's last
-# session. Only the order changes.
-LONG_FIRST = ("test_gan.py", "test_bbd.py", "test_cross_backend.py", "test_tf_startup.py", "test_training.py",
-              "test_inference.py", "test_tf_mixed_precision.py", "test_training_errors.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    here = os.path.dirname(__file__)
-
-    def rank(item) -> int:
-        path = str(item.path)
-        if not path.startswith(here):
-            return len(LONG_FIRST)  # other folders keep their place after the long sessions
-        name = os.path.basename(path)
-        return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
-
-    items[:] = sorted(items, key=rank)  # stable: the order within a module is kept
