@@ -182,8 +182,10 @@ def test_existing_outputs_and_checkpoints_are_refused(tmp_path, backend):
 def _torch_records(engine, first, second) -> None:
     import torch
 
+    from dlae_torch.optimizers import KerasSGD  # SGD with momentum follows Keras' rule
+
     for optimizer in (first, second):
-        assert isinstance(optimizer, torch.optim.SGD)
+        assert isinstance(optimizer, KerasSGD)
         assert optimizer.param_groups[0]["lr"] == 0.03 and optimizer.param_groups[0]["momentum"] == 0.7
     g = engine.g_optimizer
     assert isinstance(g, torch.optim.RMSprop)

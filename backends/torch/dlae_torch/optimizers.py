@@ -31,6 +31,8 @@ def make_optimizer(name: str, params, *, lr: float, beta1: float = 0.9, beta2: f
     if name in ("Adam", "NAdam", "Adamax"):
         return _construct(name, params, lr=lr, betas=(beta1, beta2), eps=eps)
     if name == "SGD":
+        if momentum:  # Keras' momentum rule (see KerasSGD); plain SGD is the same in both
+            return KerasSGD(params, lr=lr, momentum=momentum)
         return _construct(name, params, lr=lr, momentum=momentum)
     if name == "RMSprop":
         return _construct(name, params, lr=lr, alpha=rho, eps=eps)
@@ -42,6 +44,33 @@ def make_optimizer(name: str, params, *, lr: float, beta1: float = 0.9, beta2: f
     from dlae_core.errors import MissingImplementationError
 
     raise MissingImplementationError(f"optimizer {name!r} has no PyTorch implementation")
+
+
+class KerasSGD(torch.optim.Optimizer):
+    """SGD with momentum as Keras defines it: ``v = momentum * v - lr * g; p += v``. The rate is folded
+    into the velocity, so when a schedule changes it only new gradients see the new rate (torch's SGD
+    scales the whole buffer by the current rate, which differs as soon as the rate changes)."""
+
+    def __init__(self, params, lr: float, momentum: float):
+        super().__init__(params, {"lr": lr, "momentum": momentum})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            velocities = [self._velocity(p, group["lr"]) for p in params]
+            torch._foreach_mul_(velocities, group["momentum"])
+            torch._foreach_add_(velocities, [p.grad for p in params], alpha=-group["lr"])
+            torch._foreach_add_(params, velocities)
+
+    def _velocity(self, parameter: torch.Tensor, lr: float) -> torch.Tensor:
+        state = self.state[parameter]
+        if "velocity" not in state:
+            buffer = state.pop("momentum_buffer", None)  # a checkpoint of torch's SGD: -lr * its buffer
+            state["velocity"] = -lr * buffer if buffer is not None else torch.zeros_like(parameter)
+        return state["velocity"]
 
 
 def _factory(name: str):
