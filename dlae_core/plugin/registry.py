@@ -39,6 +39,7 @@ class Registry:
         self.problems: dict[str, list[str]] = {}
         self._about = {p.name: p for p in getattr(pm, "dlae_loaded", ())}
         self._resolved: dict[str, dict[str, dict[str, object]]] = {}
+        self._backend_objects: dict[str, object] = {}
         staged = self._collect()
         for plugin, components, _ in staged:  # every component first: implementations may attach to any
             for kind, thing in components:
@@ -199,10 +200,9 @@ class Registry:
         """The backend object ``name`` (a :class:`dlae_core.running.backend.Backend`), created on
         first use; BackendUnavailableError when unknown or its framework is missing."""
         self.check_backend(name)
-        cache = self.__dict__.setdefault("_backends", {})
-        if name not in cache:
-            cache[name] = self.backends[name].load()(self)
-        return cache[name]
+        if name not in self._backend_objects:
+            self._backend_objects[name] = self.backends[name].load()(self)
+        return self._backend_objects[name]
 
     def has_implementation(self, kind: str, name: str, backend: str) -> bool:
         """Whether ``backend`` has an implementation of ``kind`` ``name`` (nothing is imported)."""

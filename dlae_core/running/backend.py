@@ -59,6 +59,7 @@ class Backend(abc.ABC):
 
     def __init__(self, registry):
         self.registry = registry
+        self._technique_implementations: dict[str, object] = {}
 
     # -- components -----------------------------------------------------------------------------
     @property
@@ -87,10 +88,10 @@ class Backend(abc.ABC):
         """The framework code of a technique that has its own (GAN, BBD): the registered
         implementation is a class, called with this backend; what its instances offer is the
         technique's business (documented with the technique)."""
-        cache = self.__dict__.setdefault("_technique_implementations", {})
-        if technique not in cache:
-            cache[technique] = self.implementation("technique", technique)(self)
-        return cache[technique]
+        if technique not in self._technique_implementations:
+            made = self.implementation("technique", technique)(self)
+            self._technique_implementations[technique] = made
+        return self._technique_implementations[technique]
 
     def counting(self):
         """Context in which models are built only to count their parameters (torch: meta device)."""

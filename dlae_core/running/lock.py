@@ -69,15 +69,13 @@ def remove_stale_temporaries(output: Path) -> None:
 
 def _acquire(output: Path, what: str) -> int:
     path = lock_path(output)
-    try:  # also the check, before any work, that the output's folder can be written
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise OutputExistsError(f"cannot write {str(output)!r}: {exc.strerror or exc} "
-                                f"({str(exc.filename or output)!r}); choose a folder you can write to") from None
-    os.close(fd)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:  # also the check, before any work, that the output's folder can be written
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputExistsError(f"cannot write {str(output)!r}: {exc.strerror or exc} "
+                                    f"({str(exc.filename or output)!r}); choose a folder you can write to") from None
         if fcntl is None:
             return fd
         try:

@@ -29,9 +29,10 @@ def resolve_relative_paths(config, base: str | Path):
     base = Path(base)
 
     def absolute(value):
-        if not value or os.path.isabs(value):
+        if not value:
             return value
-        return str(base / Path(value).expanduser()) if not value.startswith("~") else str(Path(value).expanduser())
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else base / path)
 
     paths = {name: absolute(getattr(config.paths, name)) for name in INPUTS}
     saves = {key: absolute(getattr(config.save_configurations, key)) for _, key, _ in OUTPUTS}

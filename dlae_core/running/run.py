@@ -40,14 +40,11 @@ class Run:
 
 def training_outputs(config: Config) -> list[tuple[str, Path]]:
     """(what, path) of every file or folder a training session will write."""
-    save, out = config.save_configurations, []
-    for what, switch, path in (("final model", save.save_model_switch, save.save_model_path),
-                               ("checkpoint", save.save_checkpoints_switch, save.save_checkpoints_path),
-                               ("CSV history", save.save_csv_switch, save.save_csv_path),
-                               ("TensorBoard log folder", save.save_tensorboard_switch, save.save_tensorboard_path)):
-        if switch and path:
-            out.append((what, Path(path)))
-    return out
+    from dlae_core.running.paths import OUTPUTS
+
+    save = config.save_configurations
+    return [(what, Path(getattr(save, key))) for switch, key, what in OUTPUTS
+            if getattr(save, switch) and getattr(save, key)]
 
 
 def refuse_existing(outputs: Iterable[tuple[str, Path]], overwrite: bool, *, keep: Iterable[Path] = (),

@@ -184,17 +184,22 @@ def check_layer(registry, layer: str, backend: str, *, input_shape: tuple | None
         out = np.asarray(engine.forward(model, [x]))
     if reference is not None:
         expected = np.asarray(reference(x.copy(), {k: v.copy() for k, v in node_weights.items()}), np.float64)
-        if expected.shape != out.shape:
-            problems.append(f"the reference gives shape {expected.shape}, the layer {out.shape}")
-        else:
-            difference = max_relative_difference(out, expected)
-            if not difference <= tolerance:
-                problems.append(f"outputs differ from the reference: relative difference {difference:.3g} > "
-                                f"{tolerance:g}; {_largest_difference(out, expected)}")
+        problems += _against_reference(out, expected, "layer", tolerance)
     if compare_with is not None:
         problems += _compare_backends(registry, graph, "layer", layer, backend, compare_with, engine,
                                       batch=batch, seed=seed, tolerance=tolerance)
     _fail_if(subject, problems)
+
+
+def _against_reference(out: np.ndarray, expected: np.ndarray, what: str, tolerance: float) -> list[str]:
+    """Problems of ``out`` (the ``what``'s output) against the reference's ``expected``."""
+    if expected.shape != out.shape:
+        return [f"the reference gives shape {expected.shape}, the {what} {out.shape}"]
+    difference = max_relative_difference(out, expected)
+    if not difference <= tolerance:
+        return [f"outputs differ from the reference: relative difference {difference:.3g} > {tolerance:g}; "
+                f"{_largest_difference(out, expected)}"]
+    return []
 
 
 def _compare_backends(registry, graph, kind: str, name: str, backend: str, other: str, engine, *,
@@ -254,13 +259,7 @@ def check_activation(registry, activation: str, backend: str, reference: Callabl
                         f"for inputs in [{x.min():.3g}, {x.max():.3g}]")
     if reference is not None:
         expected = np.asarray(reference(x.astype(np.float64)), np.float64)
-        if expected.shape != out.shape:
-            problems.append(f"the reference gives shape {expected.shape}, the activation {out.shape}")
-        else:
-            difference = max_relative_difference(out, expected)
-            if not difference <= tolerance:
-                problems.append(f"outputs differ from the reference: relative difference {difference:.3g} > "
-                                f"{tolerance:g}; {_largest_difference(out, expected)}")
+        problems += _against_reference(out, expected, "activation", tolerance)
     if compare_with is not None:
         problems += _compare_backends(registry, graph, "activation", activation, backend, compare_with, engine,
                                       batch=batch, seed=seed, tolerance=tolerance)

@@ -67,7 +67,3 @@ def loss_context(run: Run, data: DataSetup | None) -> LossContext:
                        categories=config.preprocessing.categories,
                        class_weights=data.weights if data is not None else None,
                        spatial_rank=len(graph.output_shape) - 1)
-
-
-def missing_loss_message(name: str, framework: str, backend: str) -> str:
-    return f"loss {name!r} has no {framework} implementation (is its plugin installed for {backend}?)"

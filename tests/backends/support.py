@@ -430,3 +430,19 @@ def train_forward(backend: str, model, x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return model(torch.as_tensor(x)).numpy()
     return np.asarray(model(x, training=True))
+
+
+# -- layer lists the layer tests of every backend build ------------------------------------------------------
+CONV = "he_normal:None:None:0.001:0.001"  # He normal kernels, no kernel regularizers, l1/l2 activity 0.001
+UNET_2D = ["Input:(16, 16, 1)", "Convolution 2D:4:(3, 3):(1, 1):same:(1, 1):" + CONV, "Activation:relu",
+           "Outer skip source", "Max pooling 2D:(2, 2):(2, 2)", "Convolution 2D:8:(3, 3):(1, 1):same:(1, 1):" + CONV,
+           "Batch normalization:0.99:0.001", "Resize convolution 2D:4:(2, 2):(1, 1):(2, 2):same:(1, 1):" + CONV,
+           "Outer skip target:concatenate", "Convolution 2D:3:(1, 1):(1, 1):same:(1, 1):" + CONV,
+           "Activation:softmax"]
+UNET_3D = ["Input:(8, 8, 8, 1)", "Convolution 3D:4:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
+           "Outer skip source", "Max pooling 3D:(2, 2, 2):(2, 2, 2)",
+           "Convolution 3D:6:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
+           "Inner skip source", "PreLU", "Inner skip target:add",
+           "Transpose convolution 3D:4:(2, 2, 2):(2, 2, 2):same:(1, 1, 1):" + CONV,
+           "Outer skip target:concatenate", "Convolution 3D:3:(1, 1, 1):(1, 1, 1):same:(1, 1, 1):" + CONV,
+           "Activation:softmax"]

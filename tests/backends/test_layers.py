@@ -19,12 +19,11 @@ from dlae_core.layers.grammar import parse_layer
 from dlae_core.layers.spec import LayerSpec, ShapeError
 from dlae_core.planning.graph import build_graph
 from dlae_core.running.weights import canonical_shapes, graph_shapes
-from support import registry, train_forward
+from support import CONV, UNET_2D, UNET_3D, registry, train_forward
 
 REGISTRY = registry()
 BUILTIN = REGISTRY.owner[("layers", "Input")]  # the name the built-in plugin registers under
 EXAMPLE_FCN = Path("/work/shared/dlae-original/configs/example_fcn.json")
-CONV = "he_normal:None:None:0.001:0.001"
 RNG = np.random.default_rng(0)
 
 
@@ -412,18 +411,6 @@ def test_noise_layers_only_act_in_training(engine, backend):
 
 
 # -- whole graphs --------------------------------------------------------------------------------------------
-UNET_2D = ["Input:(16, 16, 1)", "Convolution 2D:4:(3, 3):(1, 1):same:(1, 1):" + CONV, "Activation:relu",
-           "Outer skip source", "Max pooling 2D:(2, 2):(2, 2)", "Convolution 2D:8:(3, 3):(1, 1):same:(1, 1):" + CONV,
-           "Batch normalization:0.99:0.001", "Resize convolution 2D:4:(2, 2):(1, 1):(2, 2):same:(1, 1):" + CONV,
-           "Outer skip target:concatenate", "Convolution 2D:3:(1, 1):(1, 1):same:(1, 1):" + CONV,
-           "Activation:softmax"]
-UNET_3D = ["Input:(8, 8, 8, 1)", "Convolution 3D:4:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Outer skip source", "Max pooling 3D:(2, 2, 2):(2, 2, 2)",
-           "Convolution 3D:6:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Inner skip source", "PreLU", "Inner skip target:add",
-           "Transpose convolution 3D:4:(2, 2, 2):(2, 2, 2):same:(1, 1, 1):" + CONV,
-           "Outer skip target:concatenate", "Convolution 3D:3:(1, 1, 1):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Activation:softmax"]
 
 
 @pytest.mark.parametrize("strings", [UNET_2D, UNET_3D], ids=["2D", "3D"])

@@ -20,10 +20,10 @@ from dlae_core.planning.graph import build_graph  # noqa: E402
 from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E402
 from dlae_tensorflow.initializers import keras_kernel  # noqa: E402
 from dlae_tensorflow.model import build_model, count_params, regularization_loss  # noqa: E402
+from support import CONV, UNET_2D, UNET_3D  # noqa: E402
 
 REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, dlae_tensorflow.plugin]))
 BUILDERS = REGISTRY.builders("tensorflow")
-CONV = "he_normal:None:None:0.001:0.001"
 RNG = np.random.default_rng(0)
 
 
@@ -117,18 +117,6 @@ def test_regularization_loss_activity_not_divided_by_batch():
     assert float(regularization_loss(plain)) == 0.0
 
 
-UNET_2D = ["Input:(16, 16, 1)", "Convolution 2D:4:(3, 3):(1, 1):same:(1, 1):" + CONV, "Activation:relu",
-           "Outer skip source", "Max pooling 2D:(2, 2):(2, 2)", "Convolution 2D:8:(3, 3):(1, 1):same:(1, 1):" + CONV,
-           "Batch normalization:0.99:0.001", "Resize convolution 2D:4:(2, 2):(1, 1):(2, 2):same:(1, 1):" + CONV,
-           "Outer skip target:concatenate", "Convolution 2D:3:(1, 1):(1, 1):same:(1, 1):" + CONV,
-           "Activation:softmax"]
-UNET_3D = ["Input:(8, 8, 8, 1)", "Convolution 3D:4:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Outer skip source", "Max pooling 3D:(2, 2, 2):(2, 2, 2)",
-           "Convolution 3D:6:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Inner skip source", "PreLU", "Inner skip target:add",
-           "Transpose convolution 3D:4:(2, 2, 2):(2, 2, 2):same:(1, 1, 1):" + CONV,
-           "Outer skip target:concatenate", "Convolution 3D:3:(1, 1, 1):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Activation:softmax"]
 
 
 @pytest.mark.parametrize("strings", [UNET_2D, UNET_3D], ids=["2D", "3D"])

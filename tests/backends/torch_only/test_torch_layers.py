@@ -17,10 +17,10 @@ from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E40
 from dlae_torch.initializers import conv_to_torch, depthwise_to_torch, keras_kernel  # noqa: E402
 from dlae_torch.layers import to_channels_last, to_internal  # noqa: E402
 from dlae_torch.model import GraphModel, count_params  # noqa: E402
+from support import CONV, UNET_2D, UNET_3D  # noqa: E402
 
 REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, dlae_torch.plugin]))
 BUILDERS = REGISTRY.builders("torch")
-CONV = "he_normal:None:None:0.001:0.001"
 
 
 def spec_of(text: str):
@@ -169,18 +169,6 @@ def test_regularization_loss():
     assert plain.regularization_loss().item() == 0.0
 
 
-UNET_2D = ["Input:(16, 16, 1)", "Convolution 2D:4:(3, 3):(1, 1):same:(1, 1):" + CONV, "Activation:relu",
-           "Outer skip source", "Max pooling 2D:(2, 2):(2, 2)", "Convolution 2D:8:(3, 3):(1, 1):same:(1, 1):" + CONV,
-           "Batch normalization:0.99:0.001", "Resize convolution 2D:4:(2, 2):(1, 1):(2, 2):same:(1, 1):" + CONV,
-           "Outer skip target:concatenate", "Convolution 2D:3:(1, 1):(1, 1):same:(1, 1):" + CONV,
-           "Activation:softmax"]
-UNET_3D = ["Input:(8, 8, 8, 1)", "Convolution 3D:4:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Outer skip source", "Max pooling 3D:(2, 2, 2):(2, 2, 2)",
-           "Convolution 3D:6:(3, 3, 3):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Inner skip source", "PreLU", "Inner skip target:add",
-           "Transpose convolution 3D:4:(2, 2, 2):(2, 2, 2):same:(1, 1, 1):" + CONV,
-           "Outer skip target:concatenate", "Convolution 3D:3:(1, 1, 1):(1, 1, 1):same:(1, 1, 1):" + CONV,
-           "Activation:softmax"]
 
 
 @pytest.mark.parametrize("strings", [UNET_2D, UNET_3D], ids=["2D", "3D"])
