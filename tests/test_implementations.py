@@ -141,3 +141,18 @@ def test_an_unknown_backend_is_reported_first(cli_registry, tmp_path, write_conf
         lines = [line for line in result.output.splitlines() if line.startswith("error:")]
         assert len(lines) == 1 and lines[0].startswith("error: unknown backend 'torchh'; installed backends: ")
         assert lines[0].endswith("Did you mean 'torch'?") or "torch" not in cli_registry.backends
+
+
+def test_dlae_list_names_the_backends_of_each_component(cli_registry):
+    """`dlae list` shows which backends implement a component, without importing any framework."""
+    from dlae_core.cli.registry_commands import _rows
+
+    columns, rows = _rows(cli_registry, "losses")
+    by_name = {row[0]: dict(zip(columns, row)) for row in rows}
+    assert by_name["charbonnier"]["backends"] == "-"
+    expected = ", ".join(sorted(b for b in ("tensorflow", "torch") if b in cli_registry.backends))
+    assert by_name["focal"]["backends"] == expected
+    columns, rows = _rows(cli_registry, "techniques")
+    techniques = {row[0]: dict(zip(columns, row)) for row in rows}
+    assert techniques["CNN"]["backends"] == "any (core flow)"
+    assert techniques["GAN"]["backends"] == expected
