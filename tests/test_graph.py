@@ -33,7 +33,7 @@ def walk_error(registry, *entries, **kwargs) -> str:
 
 
 def by_position(graph, position):
-    found = [n for n in graph.nodes if n.position == position and n.op != "tap"]
+    found = [n for n in graph.nodes if n.position == position and n.network is None]
     assert len(found) == 1
     return found[0]
 
@@ -192,14 +192,18 @@ TAPS_512 = {
 @pytest.mark.parametrize("name", sorted(TAPS_512))
 def test_pretrained_taps_become_the_skip_stack(registry, name):
     taps, out = TAPS_512[name]
-    g = walk(registry, "Input:(512, 512, 1)", f"{name}:False:none:(512, 512, 1):True:False")
-    network = g.nodes[g.output]
-    assert (network.op, network.position, network.inputs, network.output_shape) == ("pretrained", 1, (0,), out)
-    tap_nodes = [n for n in g.nodes if n.op == "tap"]
+    g = walk(registry, "Input:(512, 512, 1)", f"{name}:False:none:(512, 512, 1):True:True")
+    output = g.nodes[g.output]
+    assert (output.network, output.position, output.output_shape) == (name, 1, out)
+    (use,) = g.networks
+    assert (use.spec.type, use.position) == (name, 1)
+    assert [n.id for n in g.nodes if n.network == name] == list(use.nodes)
+    assert g.nodes[use.nodes[0]].inputs == (0,)  # the network's first layer reads the Input
+    tap_nodes = sorted((n for n in g.nodes if n.tap_index is not None), key=lambda n: n.tap_index)
     assert [n.tap_index for n in tap_nodes] == [0, 1, 2, 3, 4]
-    assert all(n.inputs == (network.id,) for n in tap_nodes)
+    assert all(n.network == name for n in tap_nodes)
     assert [n.output_shape for n in tap_nodes] == taps
-    assert g.hooks == ()
+    assert g.hooks == tuple(n.id for n in tap_nodes)  # hooks are outputs: their processing stays
 
 
 def test_vgg16_unet_decoder_consumes_taps_from_the_lowest_resolution(registry):
@@ -209,7 +213,7 @@ def test_vgg16_unet_decoder_consumes_taps_from_the_lowest_resolution(registry):
              "Outer skip source",                                               # pushed after the encoder
              "Convolution 2D:8", "Outer skip target:concatenate",               # consumes that source first
              "Upsample 2D", "Outer skip target:concatenate")                    # 128x128 with tap #3
-    taps = {n.tap_index: n for n in g.nodes if n.op == "tap"}
+    taps = {n.tap_index: n for n in g.nodes if n.tap_index is not None}
     m1, m2, m3, m4 = (by_position(g, p) for p in (3, 6, 9, 11))
     assert m1.inputs == (taps[4].id, by_position(g, 2).id) and m1.output_shape == (32, 32, 512 + 512)
     assert m2.inputs == (taps[3].id, by_position(g, 5).id) and m2.output_shape == (64, 64, 512 + 8)
@@ -219,7 +223,7 @@ def test_vgg16_unet_decoder_consumes_taps_from_the_lowest_resolution(registry):
 
 def test_taps_follow_the_input_size_and_skip_starts_false_leaves_no_stack(registry):
     g = walk(registry, "Input:(64, 64, 3)", "ResNet50:False:none:(64, 64, 3):True:False")
-    assert [n.output_shape for n in g.nodes if n.op == "tap"] == [
+    assert [n.output_shape for n in g.nodes if n.tap_index is not None] == [
         (32, 32, 64), (16, 16, 256), (8, 8, 512), (4, 4, 1024), (2, 2, 2048)]
     line = walk_error(registry, "Input:(64, 64, 3)", "ResNet50:False:none:(64, 64, 3):False:False",
                       "Outer skip target:concatenate")
@@ -244,7 +248,7 @@ def test_five_targets_empty_the_tap_stack(registry):
 def test_hook_connections_make_the_taps_the_hooks(registry):
     g = walk(registry, "Input:(512, 512, 1)", "ResNet50:False:none:(512, 512, 1):False:True",
              "Convolution 2D:16", "Hook connection source")
-    taps = [n.id for n in g.nodes if n.op == "tap"]
+    taps = [n.id for n in g.nodes if n.tap_index is not None]
     assert g.hooks == (*taps, by_position(g, 2).id)
     assert g.hook_shapes() == ((256, 256, 64), (128, 128, 256), (64, 64, 512), (32, 32, 1024), (16, 16, 2048),
                                (16, 16, 16))
@@ -254,10 +258,18 @@ def test_pretrained_parameter_counts_in_the_graph(registry):
     g = walk(registry, "Input:(224, 224, 3)", "VGG16:True:none:(224, 224, 3):False:False")
     assert g.output_shape == (1000,)
     assert g.totals() == (138_357_544, 0)
-    g = walk(registry, "Input:(64, 64, 3)", "ResNet50V2:False:none:(64, 64, 3):True:False")
-    first_tap = next(n for n in g.nodes if n.op == "tap" and n.tap_index == 0)
+    unused = walk(registry, "Input:(64, 64, 3)", "ResNet50V2:False:none:(64, 64, 3):True:False")
+    assert not any(n.name.startswith("resnet50v2_tap") for n in unused.nodes)  # no skip merges them: pruned
+    assert unused.totals() == (23_519_360, 45_440)                             # Keras' ResNet50V2 counts
+    assert unused.networks[0].nodes[-2:] == (None, None)
+    g = walk(registry, "Input:(64, 64, 3)", "ResNet50V2:False:none:(64, 64, 3):False:True")
+    assert g.totals() == (23_519_360 + 128, 45_440 + 128)
+    tap_bn = next(n for n in g.nodes if n.name == "resnet50v2_tap1_bn")
+    first_tap = next(n for n in g.nodes if n.tap_index == 0)
+    assert (first_tap.name, first_tap.inputs) == ("resnet50v2_tap1_relu", (tap_bn.id,))
     # the new BatchNormalization on tap #1 (64 channels): gamma, beta / moving mean, variance
-    assert (first_tap.trainable_params, first_tap.non_trainable_params) == (128, 128)
+    assert (tap_bn.trainable_params, tap_bn.non_trainable_params) == (128, 128)
+    assert g.nodes[tap_bn.inputs[0]].name == "conv1_conv"
 
 
 def test_pretrained_must_be_at_position_one(registry):
@@ -272,14 +284,16 @@ def test_pretrained_input_shape_must_match_the_input(registry):
                            "layer's shape (64, 64, 3). Expected input_shape (64, 64, 3).")
 
 
-def test_imagenet_weights_need_three_channels(registry):
-    line = walk_error(registry, "Input:(64, 64, 1)", "VGG16:False:imagenet:(64, 64, 1):True:False")
-    assert "ImageNet weights need a 3-channel input but the input has 1 channel(s)" in line
+def test_imagenet_weights_accept_any_channel_count(registry):
+    # the first convolution's kernel is adapted when the weights are read (docs/COMPATIBILITY.md)
+    g = walk(registry, "Input:(64, 64, 1)", "VGG16:False:imagenet:(64, 64, 1):True:False")
+    assert g.nodes[g.networks[0].nodes[0]].name == "block1_conv1"
 
 
 def test_pretrained_too_small_input(registry):
     line = walk_error(registry, "Input:(32, 32, 3)", "InceptionV3:False:none:(32, 32, 3):True:False")
     assert line.startswith("layers.serial_layer_list[1]: cannot build InceptionV3: InceptionV3: input too small")
+    assert "the smallest input InceptionV3 accepts is 75×75" in line
 
 
 # ------------------------------------------------------------------ list-level errors

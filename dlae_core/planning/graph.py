@@ -1,9 +1,11 @@
 """Layer list -> backend-neutral graph IR with inferred shapes.
 
 Backends translate :class:`Graph` node by node; they never re-parse layer strings.
-Node ops: ``input``, ``layer`` (a registered layer type applied to one input),
-``merge`` (a skip target or the pix2pix input concatenation; ``inputs`` = (skip, current)),
-``pretrained`` (an encoder applied to its input) and ``tap`` (tap ``tap_index`` of an encoder).
+Node ops: ``input``, ``layer`` (a registered layer type applied to one input) and ``merge`` (a skip
+target or the pix2pix input concatenation, ``inputs`` = (skip, current); inside a pretrained network
+also n-ary concatenations and additions, optionally weighted by ``scales``). A pretrained network is
+expanded into its layers (built-in types with Keras names, :mod:`dlae_core.pretrained`); each of those
+nodes names its ``network``, and :attr:`Graph.networks` records every expansion.
 """
 
 from __future__ import annotations
@@ -27,9 +29,22 @@ class Node:
     output_shape: tuple
     position: int | None = None  # index in the layer list it came from
     mode: str | None = None  # merge type for merge nodes
-    tap_index: int | None = None
+    tap_index: int | None = None  # the node is tap #tap_index + 1 of its pretrained network
     trainable_params: int = 0
     non_trainable_params: int = 0
+    scales: tuple[float, ...] | None = None  # weighted merge: sum of scale * input (InceptionResNetV2)
+    network: str | None = None  # the pretrained network this node belongs to
+
+
+@attrs.frozen
+class NetworkUse:
+    """One pretrained network in a graph: its layer (``spec``: type = network name, weights, input
+    shape …), where it stands in the layer list, and its nodes in the order of
+    :func:`dlae_core.layers.networks.record_network`'s layers."""
+
+    spec: LayerSpec
+    position: int
+    nodes: tuple[int | None, ...]  # None: a tap-processing layer nothing used (pruned)
 
 
 @attrs.frozen
@@ -39,6 +54,7 @@ class Graph:
     inputs: tuple[int, ...]
     output: int
     hooks: tuple[int, ...] = ()
+    networks: tuple[NetworkUse, ...] = ()
 
     @property
     def output_shape(self) -> tuple:
@@ -82,6 +98,8 @@ class _Builder:
         self.outer: list[tuple[int, int | None]] = []
         self.inner: list[tuple[int, int | None]] = []
         self.hooks: list[int] = []
+        self.names: set[str] = set()
+        self.networks: list[NetworkUse] = []
 
     def where(self, position: int | None) -> str:
         return f"layers.{self.list_name}" + (f"[{position}]" if position is not None else "")
@@ -89,9 +107,16 @@ class _Builder:
     def add(self, op: str, spec: LayerSpec | None, inputs: tuple[int, ...], shape: tuple, *,
             position: int | None, label: str, **extra) -> int:
         base = _snake(label)
-        self.counts[base] = self.counts.get(base, 0) + 1
-        node = Node(len(self.nodes), f"{base}_{self.counts[base]}", op, spec, inputs, tuple(shape),
-                    position, **extra)
+        while True:  # skip names a pretrained network's Keras layers already hold
+            self.counts[base] = self.counts.get(base, 0) + 1
+            name = f"{base}_{self.counts[base]}"
+            if name not in self.names:
+                return self.add_named(op, spec, inputs, shape, position=position, name=name, **extra)
+
+    def add_named(self, op: str, spec: LayerSpec | None, inputs: tuple[int, ...], shape: tuple, *,
+                  position: int | None, name: str, **extra) -> int:
+        self.names.add(name)
+        node = Node(len(self.nodes), name, op, spec, inputs, tuple(shape), position, **extra)
         self.nodes.append(node)
         return node.id
 
@@ -165,36 +190,29 @@ class _Builder:
         if tuple(spec["input_shape"]) != input_shape:
             self.fail(position, f"{spec.type}'s input_shape {spec['input_shape']} differs from the Input layer's "
                                 f"shape {input_shape}", spec, expected=f"input_shape {input_shape}")
-        if spec["weights"] == "imagenet" and input_shape[-1] != 3:
-            self.fail(position, f"ImageNet weights need a 3-channel input but the input has {input_shape[-1]} "
-                                f"channel(s); set preprocessing.repeat_X_switch (quantity 3) and a 3-channel Input, "
-                                f"or use weights 'none'", spec)
+        from dlae_core.layers.networks import record_network
+        from dlae_core.pretrained.recorder import INPUT
+
         try:
-            out, taps = layer_type.network_shapes(spec)
-            trainable, frozen = layer_type.param_counts(input_shape, spec)
+            recording = record_network(spec.type, input_shape, spec["keep_heads"])
         except ShapeError as exc:
             self.fail(position, f"cannot build {spec.type}: {exc}", spec)
-        network = self.add("pretrained", spec, (self.current,), out, position=position, label=spec.type,
-                           trainable_params=trainable, non_trainable_params=frozen)
-        self.current = network
-        tap_ids = self.add_taps(spec, network, taps, position)
+        ids: list[int] = []
+        for layer in recording.layers:
+            inputs = tuple(self.current if i == INPUT else ids[i] for i in layer.inputs)
+            ids.append(self.add_named(layer.op, layer.spec, inputs, layer.shape, position=position,
+                                      name=layer.name, mode=layer.mode, scales=layer.scales,
+                                      trainable_params=layer.trainable, non_trainable_params=layer.non_trainable,
+                                      network=spec.type))
+        taps = [ids[t] for t in recording.taps]
+        for index, tap in enumerate(taps):
+            self.nodes[tap] = attrs.evolve(self.nodes[tap], tap_index=index)
+        self.networks.append(NetworkUse(spec, position, tuple(ids)))
+        self.current = ids[recording.output]
         if spec["skip_starts"]:
-            self.outer = [(tap, None) for tap in tap_ids]
+            self.outer = [(tap, None) for tap in taps]
         if spec["hook_connections"]:
-            self.hooks = list(tap_ids)
-
-    def add_taps(self, spec: LayerSpec, network: int, taps: list[tuple], position: int) -> list[int]:
-        from dlae_core.layers.networks import tap_extra_param_counts
-
-        extra_trainable, extra_frozen = tap_extra_param_counts(spec.type, spec["input_shape"])
-        ids = []
-        for index, shape in enumerate(taps):
-            first = index == 0
-            ids.append(self.add("tap", spec, (network,), shape, position=position,
-                                label=f"{spec.type}_tap{index + 1}", tap_index=index,
-                                trainable_params=extra_trainable if first else 0,
-                                non_trainable_params=extra_frozen if first else 0))
-        return ids
+            self.hooks = list(taps)
 
     def check_unmerged_sources(self, specs: tuple[LayerSpec, ...]) -> None:
         """A skip source marker whose skip no target ever merges (an encoder's taps may stay unused)."""
@@ -212,7 +230,29 @@ class _Builder:
                                             f"(or remove the source)")
 
     def graph(self) -> Graph:
-        return Graph(self.list_name, tuple(self.nodes), tuple(self.inputs), self.current, tuple(self.hooks))
+        return _pruned(Graph(self.list_name, tuple(self.nodes), tuple(self.inputs), self.current,
+                             tuple(self.hooks), tuple(self.networks)))
+
+
+def _pruned(graph: Graph) -> Graph:
+    """Drop the nodes neither the output nor a hook depends on: the processing (padding, the ResNet-V2
+    BatchNormalization) of encoder taps that no skip merges. Frameworks would drop them anyway
+    (Keras builds only what the outputs need), and they must not count or carry weights."""
+    needed = set(graph.inputs)
+    stack = [graph.output, *graph.hooks]
+    while stack:
+        node_id = stack.pop()
+        if node_id not in needed:
+            needed.add(node_id)
+            stack.extend(graph.nodes[node_id].inputs)
+    if len(needed) == len(graph.nodes):
+        return graph
+    new_id = {old: new for new, old in enumerate(sorted(needed))}
+    nodes = tuple(attrs.evolve(node, id=new_id[node.id], inputs=tuple(new_id[i] for i in node.inputs))
+                  for node in graph.nodes if node.id in needed)
+    networks = tuple(attrs.evolve(use, nodes=tuple(new_id.get(i) for i in use.nodes)) for use in graph.networks)
+    return Graph(graph.list_name, nodes, tuple(new_id[i] for i in graph.inputs), new_id[graph.output],
+                 tuple(new_id[i] for i in graph.hooks), networks)
 
 
 def build_graph(list_name: str, specs: tuple[LayerSpec, ...], registry, *,

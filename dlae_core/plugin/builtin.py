@@ -45,6 +45,7 @@ OPTIMIZERS = (
 
 ACTIVATIONS = (
     ActivationInfo("relu", "max(x, 0)"),
+    ActivationInfo("relu6", "min(max(x, 0), 6) (MobileNet)"),
     ActivationInfo("tanh", "hyperbolic tangent"),
     ActivationInfo("sigmoid", "1 / (1 + exp(-x))"),
     ActivationInfo("softmax", "softmax over the last axis"),

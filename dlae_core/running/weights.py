@@ -48,7 +48,25 @@ CANONICAL: dict[str, tuple[str, ...]] = {
 
 def canonical_shapes(spec, input_shape: tuple) -> dict[str, tuple] | None:
     """``{weight name: shape}`` of a built-in layer ``spec`` applied to the IR ``input_shape``:
-    ``{}`` for a built-in type without weights, None for a type this module does not know."""
+    ``{}`` for a built-in type without weights, None for a type this module does not know.
+    The options of pretrained networks leave weights out (``use_bias``: no bias, BatchNormalization
+    ``scale``: no gamma) and shrink grouped kernels (``groups``: (kh, kw, C / groups, F)), as in Keras."""
+    shapes = _full_shapes(spec, input_shape)
+    if not shapes:
+        return shapes
+    options = spec.params
+    if not options.get("use_bias", True):
+        shapes.pop("bias", None)
+    if not options.get("scale", True):
+        shapes.pop("gamma", None)
+    groups = options.get("groups", 1)
+    if groups != 1:
+        kernel = shapes["kernel"]
+        shapes["kernel"] = kernel[:-2] + (kernel[-2] // groups, kernel[-1])
+    return shapes
+
+
+def _full_shapes(spec, input_shape: tuple) -> dict[str, tuple] | None:
     name, channels = spec.type, input_shape[-1]
     if name in CONV:
         kernel = tuple(spec["kernel"])

@@ -27,6 +27,7 @@ def _elu(x):
 
 FUNCTIONS = {
     "relu": ops.relu,
+    "relu6": ops.relu6,
     "tanh": ops.tanh,
     "sigmoid": ops.sigmoid,
     "softmax": _softmax,

@@ -70,10 +70,33 @@ MERGES = {
 }
 
 
-def merge_layer(mode: str) -> keras.layers.Layer:
-    """Merge of [skip, current]: concatenate puts the skip's channels first; subtract = skip - current."""
+class WeightedSum(keras.layers.Layer):
+    """sum(scale_i * input_i): InceptionResNetV2's residual x + scale * r (its CustomScaleLayer)."""
+
+    def __init__(self, scales, **kwargs):
+        super().__init__(**kwargs)
+        self.scales = tuple(float(v) for v in scales)
+
+    def call(self, inputs):
+        out = inputs[0] if self.scales[0] == 1.0 else inputs[0] * self.scales[0]
+        for scale, x in zip(self.scales[1:], inputs[1:]):
+            out = out + x * scale
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "scales": self.scales}
+
+
+def merge_layer(mode: str, scales: tuple[float, ...] | None = None) -> keras.layers.Layer:
+    """Merge of [skip, current]: concatenate puts the skip's channels first; subtract = skip - current.
+    Inside pretrained networks also concatenations and (``scales``: weighted) sums of several inputs."""
     if mode not in MERGES:
         raise ValueError(f"unknown merge mode {mode!r}")
+    if scales:
+        return WeightedSum(scales)
     return MERGES[mode]()
 
 
@@ -96,7 +119,7 @@ def build_batch_norm(spec, input_shape):
     """Keras batch normalization over the last axis (moving = moving * momentum + batch * (1 - momentum),
     biased batch variance)."""
     return keras.layers.BatchNormalization(axis=-1, momentum=float(spec["momentum"]),
-                                           epsilon=float(spec["epsilon"]))
+                                           epsilon=float(spec["epsilon"]), scale=spec.params.get("scale", True))
 
 
 def build_prelu(spec, input_shape):

@@ -91,8 +91,9 @@ def _conv_kwargs(spec, kernel_keys=("kernel",)) -> dict:
     on every kernel named in ``kernel_keys``)."""
     params = spec.params
     reg = regularizer(params.get("kernel_regularizer"), params.get("l1", 0.0), params.get("l2", 0.0))
+    # use_bias: an option of pretrained networks (dlae_core.layers.builtin.convolution.option)
     kwargs = {"kernel_size": tuple(spec["kernel"]), "strides": tuple(spec["stride"]), "padding": spec["padding"],
-              "data_format": CHANNELS_LAST, "use_bias": True, "bias_initializer": "zeros"}
+              "data_format": CHANNELS_LAST, "use_bias": params.get("use_bias", True), "bias_initializer": "zeros"}
     for key in kernel_keys:
         kwargs[f"{key}_initializer"] = initializer(spec["initializer"])
         kwargs[f"{key}_regularizer"] = reg
@@ -108,7 +109,8 @@ def _with_activity(layer, spec):
 
 def build_conv(spec, input_shape):
     cls = Conv2D if len(input_shape) == 3 else Conv3D
-    return _with_activity(cls(spec["filters"], **_conv_kwargs(spec)), spec)
+    groups = spec.params.get("groups", 1)  # ResNeXt's grouped convolution
+    return _with_activity(cls(spec["filters"], groups=groups, **_conv_kwargs(spec)), spec)
 
 
 def build_resize_conv(spec, input_shape):
@@ -138,7 +140,8 @@ def build_pool(kind: str, dims: int):
 
     def build(spec, input_shape):
         stride = tuple(spec["stride"]) if spec["stride"] is not None else None  # None = pool size
-        return cls(pool_size=tuple(spec["pool"]), strides=stride, padding="valid", data_format=CHANNELS_LAST)
+        padding = spec.params.get("padding", "valid")  # 'same': an option of pretrained networks
+        return cls(pool_size=tuple(spec["pool"]), strides=stride, padding=padding, data_format=CHANNELS_LAST)
 
     return build
 

@@ -7,7 +7,7 @@ Every layer/merge node becomes one Keras layer named ``node.name`` (weights read
 
 from __future__ import annotations
 
-from dlae_core.errors import BackendError, MissingImplementationError, UnsupportedSettingError
+from dlae_core.errors import BackendError, MissingImplementationError
 
 from dlae_tensorflow import require_tensorflow_keras
 from dlae_tensorflow.layers import merge_layer
@@ -57,12 +57,8 @@ def build_model(graph, builders: dict, activations: dict | None = None, *,
         if node.op == "input":
             tensors[node.id] = keras.Input(shape=tuple(node.output_shape), name=node.name)
             continue
-        if node.op in ("pretrained", "tap"):
-            layer = node.spec.type if node.spec is not None else node.name
-            raise UnsupportedSettingError(f"{layer} (node {node.name}): pretrained encoders are not available in the "
-                               f"tensorflow backend yet; use a layer list without pretrained networks")
         if node.op == "merge":
-            merge = merge_layer(node.mode)
+            merge = merge_layer(node.mode, node.scales)
             merge.name = node.name
             tensors[node.id] = merge([tensors[i] for i in node.inputs])
         elif node.op == "layer":

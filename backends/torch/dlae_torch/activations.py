@@ -27,6 +27,7 @@ class Lambda(nn.Module):
 
 FUNCTIONS = {
     "relu": F.relu,
+    "relu6": F.relu6,
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
     "softmax": lambda x: torch.softmax(x, dim=1),
@@ -43,7 +44,7 @@ FUNCTIONS = {
 
 
 # In-place forms (as nn.ReLU(inplace=True)): no new activation tensor, one pass less over memory.
-IN_PLACE = {"relu": torch.relu_}
+IN_PLACE = {"relu": torch.relu_, "relu6": lambda x: F.hardtanh_(x, 0.0, 6.0)}
 
 
 def _builder(name: str):

@@ -172,10 +172,11 @@ class BatchNorm(nn.Module):
 
     overwritable_output = True  # the backward needs the input and the batch statistics only
 
-    def __init__(self, channels: int, momentum: float, eps: float):
+    def __init__(self, channels: int, momentum: float, eps: float, scale: bool = True):
         super().__init__()
         self.momentum, self.eps = float(momentum), float(eps)
-        self.weight = nn.Parameter(torch.ones(channels))
+        # without ``scale`` (Inception's BatchNormalization) there is no gamma: weight None
+        self.weight = nn.Parameter(torch.ones(channels)) if scale else None
         self.bias = nn.Parameter(torch.zeros(channels))
         self.register_buffer("running_mean", torch.zeros(channels))
         self.register_buffer("running_var", torch.ones(channels))
@@ -184,8 +185,8 @@ class BatchNorm(nn.Module):
         # statistics in fp32 even under autocast (no copy for fp32 input and parameters)
         xf = x if x.dtype == torch.float32 else x.float()
         weight, bias = self.weight, self.bias
-        if weight.dtype != torch.float32:
-            weight, bias = weight.float(), bias.float()
+        if bias.dtype != torch.float32:
+            weight, bias = (weight.float() if weight is not None else None), bias.float()
         mean, var = self.running_mean, self.running_var
         if not self.training:
             out = F.batch_norm(xf, mean.float(), var.float(), weight, bias, False, 0.0, self.eps)
@@ -210,7 +211,7 @@ class BatchNorm(nn.Module):
         return out if out.dtype == x.dtype else out.to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"{self.weight.shape[0]}, momentum={self.momentum}, eps={self.eps}"
+        return f"{self.bias.shape[0]}, momentum={self.momentum}, eps={self.eps}, scale={self.weight is not None}"
 
 
 # -- advanced activations --------------------------------------------------------------------------------------
@@ -261,21 +262,34 @@ MERGES = {
 
 
 class Merge(nn.Module):
-    """Merge of (skip, current): concatenate puts the skip's channels first; subtract = skip - current."""
+    """Merge of (skip, current): concatenate puts the skip's channels first; subtract = skip - current.
+    Inside pretrained networks: concatenations and additions of several tensors, an addition
+    optionally weighted by ``scales`` (InceptionResNetV2's x + 0.17 * r)."""
 
     overwritable_output = True  # no merge's backward needs its output
 
-    def __init__(self, mode: str):
+    def __init__(self, mode: str, scales: tuple[float, ...] | None = None):
         super().__init__()
         if mode not in MERGES:
             raise ValueError(f"unknown merge mode {mode!r}")
-        self.mode = mode
+        self.mode, self.scales = mode, tuple(scales) if scales else None
 
-    def forward(self, skip, x):
-        return MERGES[self.mode](skip, x)
+    def forward(self, *xs):
+        if self.scales is not None:
+            out = xs[0] * self.scales[0] if self.scales[0] != 1.0 else xs[0]
+            for scale, x in zip(self.scales[1:], xs[1:]):
+                out = out + x * scale
+            return out
+        if len(xs) == 2:
+            return MERGES[self.mode](*xs)
+        if self.mode == "concatenate":
+            return torch.cat(xs, dim=1)
+        if self.mode == "add":
+            return torch.stack(xs).sum(0) if len(xs) > 4 else sum(xs[1:], xs[0])
+        raise ValueError(f"merge {self.mode!r} takes two inputs, got {len(xs)}")
 
     def extra_repr(self) -> str:
-        return self.mode
+        return self.mode + (f", scales={self.scales}" if self.scales else "")
 
 
 # -- builders ------------------------------------------------------------------------------------------------------
@@ -300,7 +314,8 @@ BUILDERS = {
     "Gaussian dropout": lambda spec, shape: GaussianDropout(spec["rate"]),
     "Gaussian noise": lambda spec, shape: GaussianNoise(spec["stddev"]),
     "Alpha dropout": lambda spec, shape: AlphaDropout(spec["rate"]),
-    "Batch normalization": lambda spec, shape: BatchNorm(shape[-1], 1.0 - spec["momentum"], spec["epsilon"]),
+    "Batch normalization": lambda spec, shape: BatchNorm(shape[-1], 1.0 - spec["momentum"], spec["epsilon"],
+                                                         spec.params.get("scale", True)),
     "Leaky reLU": lambda spec, shape: LeakyReLU(spec["alpha"]),
     "ELU": lambda spec, shape: ELU(spec["alpha"]),
     "Thresholded reLU": lambda spec, shape: ThresholdedReLU(spec["theta"]),

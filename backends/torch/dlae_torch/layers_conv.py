@@ -56,9 +56,19 @@ _CONV = {2: F.conv2d, 3: F.conv3d}
 _CONV_T = {2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
+def _option(spec, name: str, default):
+    """A network option of a built-in layer (``dlae_core.layers.builtin.convolution.option``)."""
+    return spec.params.get(name, default)
+
+
+def _bias(spec, size: int) -> nn.Parameter | None:
+    return nn.Parameter(torch.zeros(size)) if _option(spec, "use_bias", True) else None
+
+
 class Conv(Regularized, nn.Module):
     """Convolution 2D/3D with bias; with ``upsample`` it is the resize convolution (nearest
-    upsampling, then the convolution)."""
+    upsampling, then the convolution). Pretrained networks add the options ``use_bias`` and
+    ``groups`` (ResNeXt's grouped convolution)."""
 
     overwritable_output = True
 
@@ -74,9 +84,10 @@ class Conv(Regularized, nn.Module):
         self.dilation = tuple(spec.params.get("dilation") or (1,) * self.dims)
         self.pads = (same_pads(spatial, kernel, self.stride, self.dilation) if spec["padding"] == "same"
                      else ((0, 0),) * self.dims)
-        self.weight = nn.Parameter(torch.empty(filters, channels, *kernel))
-        self.bias = nn.Parameter(torch.zeros(filters))
-        init_kernel(self.weight, spec["initializer"], kernel + (channels, filters), conv_to_torch)
+        self.groups = _option(spec, "groups", 1)
+        self.weight = nn.Parameter(torch.empty(filters, channels // self.groups, *kernel))
+        self.bias = _bias(spec, filters)
+        init_kernel(self.weight, spec["initializer"], kernel + (channels // self.groups, filters), conv_to_torch)
         self.setup_regularizers(spec)
         # the padding the convolution takes itself when 'same' is symmetric (decided once, not per call)
         self.symmetric = all(a == b for a, b in self.pads)
@@ -86,7 +97,7 @@ class Conv(Regularized, nn.Module):
         if self.upsample is not None:
             x = upsample_nearest(x, self.upsample)
         x, padding = (x, self.conv_padding) if self.symmetric else apply_pads(x, self.pads)
-        out = _CONV[self.dims](x, self.weight, self.bias, self.stride, padding, self.dilation)
+        out = _CONV[self.dims](x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
         return self.record_activity(out)
 
     def extra_repr(self) -> str:
@@ -143,7 +154,7 @@ class SeparableConv(Regularized, nn.Module):
                      if spec["padding"] == "same" else ((0, 0), (0, 0)))
         self.depthwise_weight = nn.Parameter(torch.empty(channels, 1, *kernel))
         self.pointwise_weight = nn.Parameter(torch.empty(filters, channels, 1, 1))
-        self.bias = nn.Parameter(torch.zeros(filters))
+        self.bias = _bias(spec, filters)
         init_kernel(self.depthwise_weight, spec["initializer"], kernel + (channels, 1), depthwise_to_torch)
         init_kernel(self.pointwise_weight, spec["initializer"], (1, 1, channels, filters), conv_to_torch)
         self.setup_regularizers(spec)
@@ -170,7 +181,7 @@ class DepthwiseConv(Regularized, nn.Module):
         self.pads = (same_pads(input_shape[:-1], kernel, self.stride, (1, 1))
                      if spec["padding"] == "same" else ((0, 0), (0, 0)))
         self.weight = nn.Parameter(torch.empty(channels * mult, 1, *kernel))
-        self.bias = nn.Parameter(torch.zeros(channels * mult))
+        self.bias = _bias(spec, channels * mult)
         init_kernel(self.weight, spec["initializer"], kernel + (channels, mult), depthwise_to_torch)
         self.setup_regularizers(spec)
 
@@ -210,19 +221,33 @@ class Crop(nn.Module):
 
 
 class Pool(nn.Module):
-    """Max or average pooling, 'valid' padding; stride None means the pool size."""
+    """Max or average pooling; stride None means the pool size. 'valid' padding, or (pretrained
+    networks) 'same' with Keras' rule: max ignores the padding, average divides by the number of
+    values inside the input."""
 
     overwritable_output = True  # max pooling's backward uses its input and indices
 
-    def __init__(self, kind: str, pool: tuple, stride: tuple | None):
+    def __init__(self, kind: str, pool: tuple, stride: tuple | None, input_shape: tuple = (), padding="valid"):
         super().__init__()
         self.kind, self.pool = kind, tuple(pool)
         self.stride = tuple(stride) if stride is not None else self.pool
+        self.pads = (same_pads(input_shape[:-1], self.pool, self.stride, (1,) * len(self.pool))
+                     if padding == "same" else ((0, 0),) * len(self.pool))
+        self.symmetric = all(a == b for a, b in self.pads)
 
     def forward(self, x):
         dims = x.dim() - 2
         fn = getattr(F, f"{self.kind}_pool{dims}d")
-        return fn(x, self.pool, self.stride)
+        if not any(a or b for a, b in self.pads):
+            return fn(x, self.pool, self.stride)
+        if self.symmetric:  # torch pads max pooling with -inf and can leave padding out of the average
+            extra = {"count_include_pad": False} if self.kind == "avg" else {}
+            return fn(x, self.pool, self.stride, tuple(a for a, _ in self.pads), **extra)
+        if self.kind == "max":
+            return fn(F.pad(x, torch_pad(self.pads), value=float("-inf")), self.pool, self.stride)
+        total = fn(F.pad(x, torch_pad(self.pads)), self.pool, self.stride)
+        inside = fn(F.pad(torch.ones_like(x[:1, :1]), torch_pad(self.pads)), self.pool, self.stride)
+        return total / inside
 
     def extra_repr(self) -> str:
         return f"{self.kind}, pool={self.pool}, stride={self.stride}"
@@ -258,10 +283,14 @@ BUILDERS = {
     "Zero padding 3D": lambda spec, shape: ZeroPad(spec["padding"]),
     "Cropping 2D": lambda spec, shape: Crop(spec["cropping"]),
     "Cropping 3D": lambda spec, shape: Crop(spec["cropping"]),
-    "Max pooling 2D": lambda spec, shape: Pool("max", spec["pool"], spec["stride"]),
-    "Max pooling 3D": lambda spec, shape: Pool("max", spec["pool"], spec["stride"]),
-    "Average pooling 2D": lambda spec, shape: Pool("avg", spec["pool"], spec["stride"]),
-    "Average pooling 3D": lambda spec, shape: Pool("avg", spec["pool"], spec["stride"]),
+    "Max pooling 2D": lambda spec, shape: Pool("max", spec["pool"], spec["stride"], shape,
+                                                   _option(spec, "padding", "valid")),
+    "Max pooling 3D": lambda spec, shape: Pool("max", spec["pool"], spec["stride"], shape,
+                                                   _option(spec, "padding", "valid")),
+    "Average pooling 2D": lambda spec, shape: Pool("avg", spec["pool"], spec["stride"], shape,
+                                                   _option(spec, "padding", "valid")),
+    "Average pooling 3D": lambda spec, shape: Pool("avg", spec["pool"], spec["stride"], shape,
+                                                   _option(spec, "padding", "valid")),
     "Global max pooling 2D": lambda spec, shape: GlobalPool("max"),
     "Global max pooling 3D": lambda spec, shape: GlobalPool("max"),
     "Global average pooling 2D": lambda spec, shape: GlobalPool("avg"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dlae_core.errors import BackendError, MissingImplementationError, UnsupportedSettingError
+from dlae_core.errors import BackendError, MissingImplementationError
 
 from dlae_torch.layers import Merge, Regularized, to_channels_last, to_internal
 
@@ -33,12 +33,8 @@ class GraphModel(nn.Module):
         for node in graph.nodes:
             if node.op == "input":
                 continue
-            if node.op in ("pretrained", "tap"):
-                layer = node.spec.type if node.spec is not None else node.name
-                raise UnsupportedSettingError(f"{layer} (node {node.name}): pretrained encoders are not available in the "
-                                   f"torch backend yet; use a layer list without pretrained networks")
             if node.op == "merge":
-                module = Merge(node.mode)
+                module = Merge(node.mode, node.scales)
             elif node.op == "layer":
                 module = self._build_layer(node, graph, layer_builders, activation_builders)
             else:

@@ -85,7 +85,7 @@ def _export_module(module, graph, node) -> dict[str, np.ndarray]:
         return {}
     with torch.no_grad():
         return {name: to_keras(getattr(module, attr).detach().float().cpu()).contiguous().numpy().copy()
-                for name, (attr, to_keras, _) in table.items()}
+                for name, (attr, to_keras, _) in table.items() if getattr(module, attr) is not None}
 
 
 def export_weights(model, graph) -> dict[str, dict[str, np.ndarray]]:
@@ -113,5 +113,7 @@ def import_weights(model, graph, weights: dict) -> None:
         with torch.no_grad():
             for name, (attr, _, to_torch) in _table(module, _channels(graph, node)).items():
                 target = getattr(module, attr)
+                if target is None:  # an option left this weight out (no bias, no BatchNorm scale)
+                    continue
                 value = to_torch(torch.as_tensor(np.asarray(values[name]), dtype=torch.float32))
                 target.copy_(value.reshape(target.shape).to(device=target.device, dtype=target.dtype))

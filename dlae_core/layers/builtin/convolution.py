@@ -27,6 +27,12 @@ def transpose_length(size: int, kernel: int, stride: int, padding: str, dilation
     return size * stride + max(effective - stride, 0)
 
 
+def option(spec: LayerSpec, name: str, default):
+    """A network option of a built-in layer: set by the core when it expands a pretrained network
+    (``use_bias``, ``groups``, ``scale``, pooling ``padding``), never written in a layer string."""
+    return spec.params.get(name, default)
+
+
 def _conv_params(dims: int, upsample: bool = False, dilation: bool = True) -> tuple[Param, ...]:
     k = "(3, 3)" if dims == 2 else "(3, 3, 3)"
     ones = (1,) * dims
@@ -67,6 +73,10 @@ class Convolution(LayerType):
                              f"'{spec['padding']}' does not fit the input {shape}")
         if any(d > 1 for d in spec["dilation"]) and any(s > 1 for s in spec["stride"]):
             raise ShapeError(f"{self.name} cannot combine a dilation {spec['dilation']} with a stride {spec['stride']}")
+        groups = option(spec, "groups", 1)
+        if shape[-1] % groups or self.out_channels(shape, spec) % groups:
+            raise ShapeError(f"{self.name} with {groups} groups needs input channels ({shape[-1]}) and filters "
+                             f"({self.out_channels(shape, spec)}) divisible by {groups}")
         return out + (self.out_channels(shape, spec),)
 
     def spatial_input(self, shape: tuple, spec: LayerSpec) -> tuple:
@@ -76,8 +86,9 @@ class Convolution(LayerType):
         return spec["filters"]
 
     def param_counts(self, shape: tuple, spec: LayerSpec) -> tuple[int, int]:
-        filters = spec["filters"]
-        return (math.prod(spec["kernel"]) * shape[-1] * filters + filters, 0)
+        filters, groups = spec["filters"], option(spec, "groups", 1)
+        bias = filters if option(spec, "use_bias", True) else 0
+        return (math.prod(spec["kernel"]) * (shape[-1] // groups) * filters + bias, 0)
 
 
 class Convolution2D(Convolution):
@@ -138,7 +149,8 @@ class SeparableConvolution2D(Convolution):
 
     def param_counts(self, shape: tuple, spec: LayerSpec) -> tuple[int, int]:
         channels, filters = shape[-1], spec["filters"]
-        return (math.prod(spec["kernel"]) * channels + channels * filters + filters, 0)
+        bias = filters if option(spec, "use_bias", True) else 0
+        return (math.prod(spec["kernel"]) * channels + channels * filters + bias, 0)
 
 
 class DepthwiseConvolution2D(Convolution):
@@ -156,7 +168,7 @@ class DepthwiseConvolution2D(Convolution):
 
     def param_counts(self, shape: tuple, spec: LayerSpec) -> tuple[int, int]:
         out = shape[-1] * spec["filters"]
-        return (math.prod(spec["kernel"]) * out + out, 0)
+        return (math.prod(spec["kernel"]) * out + (out if option(spec, "use_bias", True) else 0), 0)
 
 
 class Upsample(LayerType):

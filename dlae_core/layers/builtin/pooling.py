@@ -1,10 +1,12 @@
-"""Pooling layer types (always 'valid' padding, as in the original)."""
+"""Pooling layer types ('valid' padding, as in the original; a pretrained network's pooling may
+carry the option ``padding='same'``, Keras' rule: max ignores the padding, average counts only
+the values inside the input)."""
 
 from __future__ import annotations
 
 from dlae_core.layers.kinds import IntTuple
 from dlae_core.layers.spec import LayerSpec, LayerType, Param, ShapeError
-from dlae_core.layers.builtin.convolution import conv_length
+from dlae_core.layers.builtin.convolution import conv_length, option
 
 
 class Pooling(LayerType):
@@ -13,7 +15,8 @@ class Pooling(LayerType):
     def output_shape(self, shape: tuple, spec: LayerSpec) -> tuple:
         self.check_rank(shape)
         stride = spec["stride"] or spec["pool"]
-        out = tuple(conv_length(n, p, s, "valid") for n, p, s in zip(shape[:-1], spec["pool"], stride))
+        padding = option(spec, "padding", "valid")
+        out = tuple(conv_length(n, p, s, padding) for n, p, s in zip(shape[:-1], spec["pool"], stride))
         if any(n <= 0 for n in out):
             raise ShapeError(f"{self.name} window {spec['pool']} is larger than the input {shape}")
         return out + (shape[-1],)

@@ -125,8 +125,10 @@ class BatchNormalization(LayerType):
     doc = "Batch normalization over the channel (last) axis with learnable scale and offset."
 
     def param_counts(self, shape: tuple, spec: LayerSpec) -> tuple[int, int]:
-        # gamma and beta train; the moving mean and variance are non-trainable weights.
-        return (2 * shape[-1], 2 * shape[-1])
+        # gamma and beta train; the moving mean and variance are non-trainable weights. Without
+        # ``scale`` (an option of pretrained networks, e.g. Inception) there is no gamma.
+        scaled = spec.params.get("scale", True)
+        return ((2 if scaled else 1) * shape[-1], 2 * shape[-1])
 
 
 class LeakyReLU(LayerType):
