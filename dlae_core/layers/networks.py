@@ -108,8 +108,9 @@ def _record(name: str, shape: tuple[int, int, int], keep_heads: bool) -> tuple[R
     except ShapeError as exc:
         smallest = _smallest_size(name)
         raise ShapeError(f"{exc}; the smallest input {name} accepts is {smallest}×{smallest}") from None
-    body, raw_taps = len(b.layers), tuple(b.shape(t) for t in b.taps)
-    return b.finish(output, _tap_rule(name, shape)), body, raw_taps
+    raw_taps = tuple(b.shape(t) for t in b.taps)
+    recording = b.finish(output, _tap_rule(name, shape))
+    return recording, recording.body, raw_taps
 
 
 @lru_cache(maxsize=None)

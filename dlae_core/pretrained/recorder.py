@@ -55,13 +55,14 @@ class NetLayer:
 @attrs.frozen
 class Recording:
     """A whole network: its layers in creation order, the output layer id and the five tap ids
-    (after tap processing)."""
+    (after tap processing, whose layers follow the network's own ``body`` layers)."""
 
     network: str
     input_shape: tuple
     layers: tuple[NetLayer, ...]
     output: int
     taps: tuple[int, ...]
+    body: int
 
     def totals(self) -> tuple[int, int]:
         return (sum(layer.trainable for layer in self.layers), sum(layer.non_trainable for layer in self.layers))
@@ -175,8 +176,9 @@ class Recorder:
         """Apply the tap processing (``tap_rule(recorder, k, tap_id) -> id``) and freeze the recording."""
         if len(self.taps) != 5:
             raise AssertionError(f"{self.network}: {len(self.taps)} taps recorded, expected 5")
+        body = len(self.layers)
         taps = tuple(tap_rule(self, k, tap) for k, tap in enumerate(self.taps, start=1))
-        return Recording(self.network, self.input_shape, tuple(self.layers), output, taps)
+        return Recording(self.network, self.input_shape, tuple(self.layers), output, taps, body)
 
 
 def _pair(value) -> tuple[int, int]:

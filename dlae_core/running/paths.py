@@ -36,7 +36,17 @@ def resolve_relative_paths(config, base: str | Path):
 
     paths = {name: absolute(getattr(config.paths, name)) for name in INPUTS}
     saves = {key: absolute(getattr(config.save_configurations, key)) for _, key, _ in OUTPUTS}
-    return config.evolve(paths=paths, save_configurations=saves)
+    layers = {name: tuple(_absolute_weights(spec, absolute) for spec in getattr(config.layers, name))
+              for name in ("serial_layer_list", "generator_layer_list", "discriminator_layer_list")}
+    return config.evolve(paths=paths, save_configurations=saves, layers=layers)
+
+
+def _absolute_weights(spec, absolute):
+    """A pretrained network's weights-file path made absolute (``imagenet`` and ``none`` stay)."""
+    weights = spec.params.get("weights") if hasattr(spec, "params") else None
+    if not isinstance(weights, str) or weights in ("imagenet", "none"):
+        return spec
+    return attrs.evolve(spec, params={**spec.params, "weights": absolute(weights)})
 
 
 def _real(path: str) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import abc
 
 from dlae_core.plugin.components import OptimizerSettings
+from dlae_core.pretrained.loading import load_for_run
 from dlae_core.training.data_setup import loss_context
 
 
@@ -22,6 +23,7 @@ class SupervisedSteps(abc.ABC):
         self.placement, self.data = placement, data
         name = self.config.loss_function.loss
         self.model = model if model is not None else backend.build_model(self.graph, placement)
+        load_for_run(run, backend, self.model, self.graph)  # pretrained encoders' weights, if named
         self.loss_fn = loss_fn or backend.loss_function(name, loss_context(run, data))
         self.monitors = self.monitor_functions(self.config)
         if not monitors:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 
 from dlae_core.plugin.components import OptimizerSettings
+from dlae_core.pretrained.loading import load_for_run
 from dlae_core.techniques.gan.loop import DISCRIMINATOR_ROLES, ROLES, real_threshold, variant_of
 
 
@@ -23,6 +24,9 @@ class GanNetworks(abc.ABC):
         self.generators = {role: backend.build_model(generator, placement) for role in ROLES[self.variant]}
         self.discriminators = {role: backend.build_model(discriminator, placement)
                                for role in DISCRIMINATOR_ROLES[self.variant]}
+        for graph, models in ((generator, self.generators), (discriminator, self.discriminators)):
+            for model in models.values():  # pretrained encoders' weights, if named
+                load_for_run(run, backend, model, graph)
         opt, lrs = config.optimizer, config.learning_rate_schedule
         self.g_optimizer = self._optimizer(opt.gan_optimizer, lrs.gan_learning_rate, list(self.generators.values()))
         self.d_optimizers = {role: self._optimizer(opt.discriminator_optimizer, lrs.discriminator_learning_rate, [d])
