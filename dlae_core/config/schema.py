@@ -17,7 +17,7 @@ REQUIRED = attrs.NOTHING
 
 NORMALIZATIONS = (
     "samplewise_unity_x", "samplewise_negpos_x", "global_unity_x", "global_negpos_x",
-    "samplewise_unity_xy", "samplewise_negpos_xy", "global_unity_xy", "global_negpos_xy", "none",
+    "samplewise_unity_xy", "samplewise_negpos_xy", "global_unity_xy", "global_negpos_xy", "none", "imagenet",
 )
 
 
@@ -133,10 +133,11 @@ class TrainingConfigurations:
     early_stop_switch: bool = key(Bool(), True, doc="Stop when val_loss has not improved for early_stop_patience epochs.", used_by="CFB")
     early_stop_patience: int = key(Int(minimum=0), 10, doc="Early-stopping patience in epochs.", used_by="CFB")
     batch_size: int = key(Int(minimum=1), 32, doc="Batch size for training, validation and inference.")
-    epochs: int = key(Int(minimum=1), 500, doc="Maximum number of epochs.")
+    epochs: int = key(Int(minimum=0), 500, doc="Maximum number of epochs; 0 builds the model (with any pretrained weights), saves it to save_model_path and stops, reading no training batch.")
     shuffle_data_switch: bool = key(Bool(), True, doc="Shuffle training samples every epoch (seeded by random_seed).")
     validation_split: float = key(Float(0.0, 1.0, max_open=True), 0.2, doc="Fraction of the training file held out for validation; 0 uses validation_X/y. Absent from a config that names validation files: 0 (the files are used).")
     precision: str = key(Choice(("fp32", "bf16", "fp16")), "fp32", doc="Numeric precision: fp32, or bf16/fp16 mixed precision on a GPU.", new=True)
+    freeze_pretrained: bool = key(Bool(), False, doc="Freeze the pretrained networks of the layer lists: their weights are not trained and their batch normalization runs in inference mode (the original trains every weight).", new=True)
 
 
 @attrs.frozen(kw_only=True)

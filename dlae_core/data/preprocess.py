@@ -60,17 +60,26 @@ class Normalization:
     minimum/maximum_image_intensity). With u = (a - lo) / (hi - lo):
     unity gives u, negpos (``negpos=True``) gives 2 (u - 0.5). Skipped (the array
     is returned unchanged) when hi == lo.
+
+    ``"channels"`` (``normalization_type: imagenet``): channel c of the result is
+    ``(a[..., order[c]] - offset[c]) * scale[c]`` (see :mod:`dlae_core.pretrained.imagenet`).
     """
 
     kind: str = "none"
     negpos: bool = False
     low: float = 0.0
     high: float = 1.0
+    order: tuple[int, ...] = ()
+    offset: tuple[float, ...] = ()
+    scale: tuple[float, ...] = ()
 
     def apply(self, a: np.ndarray) -> np.ndarray:
         """Normalize one sample (any shape); float32 in, float32 out."""
         if self.kind == "none" or a.size == 0:
             return a
+        if self.kind == "channels":
+            offset, scale = np.asarray(self.offset, np.float32), np.asarray(self.scale, np.float32)
+            return ((a[..., list(self.order)] - offset) * scale).astype(np.float32, copy=False)
         lo, hi = (a.min(), a.max()) if self.kind == "samplewise" else (self.low, self.high)
         if hi == lo:
             return a
@@ -89,12 +98,19 @@ class Normalization:
         return "[-1, 1]" if self.negpos else "[0, 1]"
 
 
-def normalizations(preprocessing, map_targets: bool) -> tuple[Normalization, Normalization]:
+def normalizations(preprocessing, map_targets: bool, network: str | None = None,
+                   channels: int = 3) -> tuple[Normalization, Normalization]:
     """(X normalization, y normalization) of a ``preprocessing`` config section; targets are
-    normalized (``*_xy``) only when they are maps (``map_targets``, a property of the technique)."""
+    normalized (``*_xy``) only when they are maps (``map_targets``, a property of the technique).
+    ``imagenet`` needs the pretrained ``network`` of the layer list and the input ``channels``."""
     kind = preprocessing.normalization_type
     if kind == "none":
         return Normalization(), Normalization()
+    if kind == "imagenet":
+        from dlae_core.pretrained.imagenet import imagenet_normalization
+
+        order, offset, scale = imagenet_normalization(network, channels)
+        return Normalization("channels", order=order, offset=offset, scale=scale), Normalization()
     scope, rng, targets = kind.split("_")
     negpos = rng == "negpos"
     lows, highs = preprocessing.minimum_image_intensity, preprocessing.maximum_image_intensity
@@ -176,7 +192,9 @@ class Preprocessor:
         self.pixel_targets = technique.map_targets
         labels = categorical or self.loss_target in ("sparse", "onehot")
         self.target_kind = ("labels" if labels else "dense") if self.pixel_targets else "vector"
-        self.x_norm, self.y_norm = normalizations(pre, technique.map_targets)
+        network = next((use.spec.type for graph in plan.graphs.values() for use in graph.networks), None)
+        self.x_norm, self.y_norm = normalizations(pre, technique.map_targets, network,
+                                                  self.input_shape[-1])
         self.featurewise = (aug.featurewise_centering_switch, aug.featurewise_normalization_switch)
         self.samplewise = (aug.samplewise_centering_switch, aug.samplewise_normalization_switch)
         self.zca_epsilon = aug.zca_epsilon

@@ -15,7 +15,12 @@ def check_config(config: Config, registry) -> list[Problem]:
     return found
 
 
+_LISTS = ("serial_layer_list", "generator_layer_list", "discriminator_layer_list")
+
+
 def _normalization(config: Config, registry) -> list[Problem]:
+    from dlae_core.layers.networks import NETWORK_NAMES
+
     pre = config.preprocessing
     kind = pre.normalization_type
     out = []
@@ -33,6 +38,13 @@ def _normalization(config: Config, registry) -> list[Problem]:
                 out.append(problem("preprocessing.maximum_image_intensity",
                                    f"the maximum intensity must exceed the minimum for {kind}",
                                    expected=f"a value > {lo[index]}", received=hi[index]))
+    if kind == "imagenet" and not any(spec.type in NETWORK_NAMES for name in _LISTS
+                                      for spec in getattr(config.layers, name)):
+        out.append(problem("preprocessing.normalization_type",
+                           "imagenet normalization is the input preprocessing of a pretrained network's ImageNet "
+                           "weights, but no layer list holds a pretrained network",
+                           expected="a pretrained network (e.g. ResNet50) in the layers, or another normalization",
+                           received=kind))
     if kind.endswith("_xy") and kind != "none" and pre.categorical_switch:
         out.append(problem("preprocessing.normalization_type",
                            "a *_xy normalization rescales the targets, which cannot be combined with "
@@ -167,6 +179,11 @@ def _saving(config: Config, registry) -> list[Problem]:
         if getattr(save, f"save_{what}_switch") and not getattr(save, f"save_{what}_path"):
             out.append(problem(f"save_configurations.save_{what}_path",
                                f"save_{what}_switch is True but no path is given", expected="a path", received=""))
+    if config.training_configurations.epochs == 0 and config.config_file.type_signal != "Inference" \
+            and not save.save_model_switch:  # the session would build a model and throw it away
+        out.append(problem("save_configurations.save_model_switch", "training_configurations.epochs is 0, which "
+                           "only builds and saves the model, but saving the model is off",
+                           expected="save_model_switch true (or epochs of 1 or more)", received=False))
     return out
 
 

@@ -34,6 +34,7 @@ class Node:
     non_trainable_params: int = 0
     scales: tuple[float, ...] | None = None  # weighted merge: sum of scale * input (InceptionResNetV2)
     network: str | None = None  # the pretrained network this node belongs to
+    frozen: bool = False  # weights not trained, batch normalization in inference mode (freeze_pretrained)
 
 
 @attrs.frozen
@@ -290,3 +291,14 @@ def _condition(builder: _Builder, source_shape: tuple) -> None:
         builder.fail(0, f"the discriminator's target input cannot be joined with the generator's source input: {exc}")
     builder.current = builder.add("merge", None, (target, source), shape, position=None,
                                   label="condition_concatenate", mode="concatenate")
+
+
+def freeze_networks(graph: Graph) -> Graph:
+    """``graph`` with every pretrained network's nodes frozen (``freeze_pretrained``): their weights
+    count as non-trainable, as Keras counts a layer with ``trainable = False``."""
+    if not graph.networks:
+        return graph
+    nodes = tuple(attrs.evolve(node, frozen=True, trainable_params=0,
+                               non_trainable_params=node.trainable_params + node.non_trainable_params)
+                  if node.network is not None else node for node in graph.nodes)
+    return attrs.evolve(graph, nodes=nodes)

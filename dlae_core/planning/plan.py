@@ -7,7 +7,7 @@ import attrs
 from dlae_core.config.schema import Config
 from dlae_core.errors import ConfigError
 from dlae_core.planning.checks import check_config
-from dlae_core.planning.graph import Graph, WalkError
+from dlae_core.planning.graph import Graph, WalkError, freeze_networks
 
 
 @attrs.frozen
@@ -37,4 +37,6 @@ def plan_model(config: Config, registry) -> ModelPlan:
         problems.extend(technique.check_graphs(config, registry, graphs))
     if problems:
         raise ConfigError(problems)
+    if config.training_configurations.freeze_pretrained:
+        graphs = {role: freeze_networks(graph) for role, graph in graphs.items()}
     return ModelPlan(technique.name, graphs, technique.main_role(graphs))

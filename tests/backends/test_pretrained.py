@@ -98,3 +98,76 @@ def test_two_channels_repeat_and_rescale_the_rgb_kernel(backend, engine, tmp_pat
     rgb = read_layer_weights(path)["block1_conv1"][0]
     assert kernel.shape == (3, 3, 2, 64)
     np.testing.assert_allclose(kernel, rgb[:, :, :2, :] * 1.5, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["VGG16", "DenseNet121", "MobileNet"])  # Keras' caffe, torch, tf modes
+def test_imagenet_normalization_is_keras_preprocess_input(name, backend):
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from dlae_core.data.preprocess import normalizations
+    from dlae_core.config.schema import Preprocessing
+
+    module = {"VGG16": keras.applications.vgg16, "DenseNet121": keras.applications.densenet,
+              "MobileNet": keras.applications.mobilenet}[name]
+    images = np.random.default_rng(1).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    expected = np.asarray(module.preprocess_input(images.copy()))
+    x_norm, y_norm = normalizations(Preprocessing(normalization_type="imagenet"), True, name, 3)
+    assert y_norm.kind == "none"
+    np.testing.assert_allclose(np.stack([x_norm.apply(i) for i in images]), expected, rtol=1e-5, atol=1e-4)
+    # the accelerator path (device augmentation) normalizes batches the same way
+    if backend == "torch":
+        import torch
+        from dlae_torch.device_augment import normalize
+        on_device = normalize(torch.from_numpy(images), x_norm).numpy()
+    else:
+        import tensorflow as tf
+        from dlae_tensorflow.device_augment import normalize
+        on_device = normalize(tf.constant(images), x_norm).numpy()
+    np.testing.assert_allclose(on_device, expected, rtol=1e-5, atol=1e-4)
+
+
+# -- whole runs: weights loaded, frozen, saved without training --------------------------------------
+def mobilenet_classifier(weights: str, size: int = 32) -> list:
+    return [f"Input:({size}, {size}, 1)", f"MobileNet:False:{weights}:({size}, {size}, 1):False:False",
+            "Global average pooling 2D", "Dense:3", "Activation:softmax"]
+
+
+def test_frozen_pretrained_network_keeps_its_weights_while_the_head_learns(tmp_path, backend):
+    from dlae_core.testing.weights_files import network_file_layers, write_legacy_weights
+    from support import make_config, make_data, read_csv, save_to, saved_weights, train
+
+    layers = network_file_layers("MobileNet", (32, 32, 3))
+    write_legacy_weights(tmp_path / "mobilenet.h5", layers)
+    data = make_data(tmp_path / "data", "classification", n=8, size=32)
+    out = tmp_path / "out"
+    config = make_config("CNN", (32, 32, 1), mobilenet_classifier("mobilenet.h5"), data,
+                         save_configurations=save_to(out),
+                         training_configurations={"epochs": 2, "batch_size": 4, "freeze_pretrained": True})
+    train(backend, config, tmp_path / "config.json")
+    saved = saved_weights(backend, out / "model.pt")
+    # the network's weights, moving statistics included, are the file's (the grey input reads the
+    # RGB kernel summed); the head has moved away from its initialisation
+    np.testing.assert_allclose(saved["conv1/kernel"], layers["conv1"][0].sum(axis=2, keepdims=True), rtol=1e-6)
+    for name in ("conv_pw_13_bn", "conv_dw_7_bn"):
+        for index, weight in enumerate(("gamma", "beta", "moving_mean", "moving_variance")):
+            np.testing.assert_array_equal(saved[f"{name}/{weight}"], layers[name][index])
+    _, rows = read_csv(out / "history.csv")
+    assert rows[1]["loss"] != rows[0]["loss"]  # the head trained
+
+
+def test_unfrozen_pretrained_network_trains_from_the_file(tmp_path, backend):
+    from dlae_core.testing.weights_files import network_file_layers, write_legacy_weights
+    from support import make_config, make_data, save_to, saved_weights, train
+
+    layers = network_file_layers("MobileNet", (32, 32, 3))
+    write_legacy_weights(tmp_path / "mobilenet.h5", layers)
+    data = make_data(tmp_path / "data", "classification", n=8, size=32)
+    out = tmp_path / "out"
+    config = make_config("CNN", (32, 32, 1), mobilenet_classifier("mobilenet.h5"), data,
+                         save_configurations=save_to(out), training_configurations={"epochs": 1, "batch_size": 4})
+    train(backend, config, tmp_path / "config.json")
+    saved = saved_weights(backend, out / "model.pt")
+    start = layers["conv_pw_13_bn"][2]
+    moved = np.max(np.abs(saved["conv_pw_13_bn/moving_mean"] - start))
+    assert 0 < moved < 1  # trained from the file's values (its moving statistics updated), not from scratch

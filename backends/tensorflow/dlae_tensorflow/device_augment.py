@@ -100,6 +100,9 @@ def normalize(a: tf.Tensor, norm) -> tf.Tensor:
     """Batched :class:`dlae_core.data.preprocess.Normalization` (per sample)."""
     if norm.kind == "none":
         return a
+    if norm.kind == "channels":  # imagenet: reorder, subtract and scale per channel (channels last)
+        picked = tf.gather(a, list(norm.order), axis=-1)
+        return (picked - tf.constant(norm.offset, a.dtype)) * tf.constant(norm.scale, a.dtype)
     flat = tf.reshape(a, (tf.shape(a)[0], -1))
     if norm.kind == "samplewise":
         lo, hi = tf.reduce_min(flat, axis=1), tf.reduce_max(flat, axis=1)

@@ -43,6 +43,8 @@ def build_layer(node, graph, layer_builders: dict, activation_builders: dict | N
         raise BackendError(f"the tensorflow builder of {spec.type!r} (node {node.name}) returned "
                            f"{type(layer).__name__}, not a keras.layers.Layer")
     layer.name = node.name
+    if node.frozen:  # freeze_pretrained: Keras then also runs BatchNormalization in inference mode
+        layer.trainable = False
     return layer
 
 

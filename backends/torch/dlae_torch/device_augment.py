@@ -78,6 +78,10 @@ def normalize(a: torch.Tensor, norm) -> torch.Tensor:
     """Batched :class:`dlae_core.data.preprocess.Normalization` (per sample)."""
     if norm.kind == "none":
         return a
+    if norm.kind == "channels":  # imagenet: reorder, subtract and scale per channel (channels last)
+        offset = torch.tensor(norm.offset, dtype=a.dtype, device=a.device)
+        scale = torch.tensor(norm.scale, dtype=a.dtype, device=a.device)
+        return (a[..., list(norm.order)] - offset) * scale
     flat = a.reshape(a.shape[0], -1)
     if norm.kind == "samplewise":
         lo, hi = flat.min(dim=1).values, flat.max(dim=1).values

@@ -171,6 +171,7 @@ class BatchNorm(nn.Module):
     torch convention (weight of the new batch) = 1 - Keras momentum."""
 
     overwritable_output = True  # the backward needs the input and the batch statistics only
+    frozen = False  # freeze_pretrained: inference mode, moving statistics kept, even while training
 
     def __init__(self, channels: int, momentum: float, eps: float, scale: bool = True):
         super().__init__()
@@ -188,7 +189,7 @@ class BatchNorm(nn.Module):
         if bias.dtype != torch.float32:
             weight, bias = (weight.float() if weight is not None else None), bias.float()
         mean, var = self.running_mean, self.running_var
-        if not self.training:
+        if not self.training or self.frozen:
             out = F.batch_norm(xf, mean.float(), var.float(), weight, bias, False, 0.0, self.eps)
             return out if out.dtype == x.dtype else out.to(x.dtype)
         # torch's fused kernel (forward and backward) normalises with the biased batch variance, as

@@ -39,6 +39,9 @@ class GraphModel(nn.Module):
                 module = self._build_layer(node, graph, layer_builders, activation_builders)
             else:
                 raise BackendError(f"node {node.name}: unknown graph op {node.op!r}")
+            if node.frozen:  # freeze_pretrained: no gradients, batch normalization in inference mode
+                module.requires_grad_(False)
+                module.frozen = True
             if hasattr(self, node.name):
                 raise BackendError(f"node name {node.name!r} clashes with a torch.nn.Module attribute")
             self.add_module(node.name, module)
