@@ -185,6 +185,25 @@ def test_inspect_json_counts_batch_norm_statistics_as_non_trainable(tmp_path, wr
     assert (report["trainable_params"], report["non_trainable_params"], report["total_params"]) == (634, 8, 642)
 
 
+def test_inspect_shows_a_pretrained_network_as_one_row(tmp_path, write_config, minimal_typed_config):
+    layers = ["Input:(64, 64, 3)", "ResNet50:False:none:(64, 64, 3):False:False", "Global average pooling 2D",
+              "Dense:2", "Activation:softmax"]
+    raw = minimal_typed_config(config_file={"input_shape": [64, 64, 3]}, layers={"serial_layer_list": layers},
+                               training_configurations={"freeze_pretrained": True})
+    path = str(write_config(tmp_path, raw))
+    report = json.loads(invoke("inspect", "--json", path).stdout)
+    network = report["layers"][1]
+    assert (network["name"], network["type"], network["output_shape"]) == (
+        "ResNet50", "pretrained network (174 layers)", [2, 2, 2048])
+    # frozen: Keras counts every weight of the network as non-trainable
+    assert (network["trainable_params"], network["non_trainable_params"]) == (0, 23_534_592 + 53_120)
+    assert report["layers"][2]["inputs"] == ["conv5_block3_out"]
+    assert (report["trainable_params"], report["non_trainable_params"]) == (4_098, 23_587_712)
+    expanded = json.loads(invoke("inspect", "--json", "--network-layers", path).stdout)
+    assert [row["name"] for row in expanded["layers"][1:4]] == ["conv1_pad", "conv1_conv", "conv1_bn"]
+    assert len(expanded["layers"]) == 1 + 174 + 3
+
+
 def test_inspect_lenet5_totals(original_dir):
     result = invoke("inspect", "--json", str(original_dir / "prebuilt_configs" / "lenet5.json"))
     report = json.loads(result.stdout)

@@ -33,12 +33,14 @@ def validate(config_path: str, skip_data: bool, backend: str | None) -> None:
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--backend", default=None, help="Count parameters by building the model on this backend.")
-def inspect(config_path: str, as_json: bool, backend: str | None) -> None:
+@click.option("--network-layers", is_flag=True,
+              help="List every layer of the pretrained networks (default: one row per network).")
+def inspect(config_path: str, as_json: bool, backend: str | None, network_layers: bool) -> None:
     """Show every layer with its output shape and parameter counts."""
     from dlae_core.planning.inspection import inspect_plan
 
     config, plan, registry = load_and_plan(config_path, check_data=False, backend=backend)
-    report = inspect_plan(config, plan, registry, backend=backend)
+    report = inspect_plan(config, plan, registry, backend=backend, expand_networks=network_layers)
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return

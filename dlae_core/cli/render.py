@@ -43,9 +43,9 @@ def print_inspection(report: dict, console: Console | None = None) -> None:
                       f"training activations ~{_human_bytes(model['activation_bytes_per_sample'])} per sample")
     console.print(f"[bold]total parameters {report['total_params']:,}[/bold] "
                   f"(trainable {report['trainable_params']:,}, non-trainable {report['non_trainable_params']:,})")
-    if report.get("pretrained_counts"):
-        console.print(f"pretrained encoder counts: {report['pretrained_counts']}; "
-                      f"pass --backend NAME to count them on a built model")
+    if report.get("pretrained_counts") and "backend" not in report:
+        console.print(f"pretrained networks: {report['pretrained_counts']}; --network-layers lists their "
+                      f"layers, --backend NAME counts the built model")
     if "backend" in report:
         for role, counts in report["backend"]["models"].items():
             console.print(f"{report['backend']['name']} {role}: trainable {counts['trainable_params']:,}, "
