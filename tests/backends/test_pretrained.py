@@ -171,3 +171,25 @@ def test_unfrozen_pretrained_network_trains_from_the_file(tmp_path, backend):
     start = layers["conv_pw_13_bn"][2]
     moved = np.max(np.abs(saved["conv_pw_13_bn/moving_mean"] - start))
     assert 0 < moved < 1  # trained from the file's values (its moving statistics updated), not from scratch
+
+
+def test_pix2pix_generator_on_a_pretrained_encoder_trains_and_predicts(tmp_path, backend):
+    """A U-Net generator whose encoder is MobileNet (its five taps merged by the decoder), with weights
+    from a file, in a pix2pix run on each backend."""
+    from dlae_core.testing.weights_files import network_file_layers, write_legacy_weights
+    from support import conv, discriminator_layers, gan_config, make_data, predict, read_csv, save_to, train
+
+    write_legacy_weights(tmp_path / "mobilenet.h5", network_file_layers("MobileNet", (32, 32, 3)))
+    generator = ["Input:(32, 32, 1)", "MobileNet:False:mobilenet.h5:(32, 32, 1):True:False"]
+    for _ in range(5):  # 1 -> 2 -> 4 -> 8 -> 16, each merged with the tap of that size (#5 .. #1)
+        generator += ["Outer skip target:concatenate", conv(8), "Leaky reLU:0.2", "Upsample 2D"]
+    generator += [conv(1, 1, init="glorot_uniform"), "Activation:sigmoid"]
+    data = make_data(tmp_path / "data", "translation", n=8, size=32)
+    out = tmp_path / "out"
+    config = gan_config(data, "pix2pix", size=32, epochs=1, layers=(generator, discriminator_layers(32)),
+                        save_configurations=save_to(out))
+    train(backend, config, tmp_path / "config.json")
+    _, rows = read_csv(out / "history.csv")
+    assert len(rows) == 1 and np.isfinite(rows[0]["g_l1"])
+    predictions = predict(backend, tmp_path, config, out / "model.pt", data["validation_X"])
+    assert {v.shape for v in predictions.values()} == {(32, 32, 1)}
