@@ -54,15 +54,21 @@ def _block_v1(b, x, filters, stride, shortcut_conv, name):
     return b.act(b.add([short, y], f"{name}_add"), f"{name}_out")
 
 
+def _post_activation_stages(b, x, blocks, widths, block):
+    """The four stages of ResNet V1 / ResNeXt: the first block of a stage has the shortcut convolution
+    and (from conv3 on) the stride 2; ``block(b, x, filters, stride, first, name)``."""
+    for stage, (n, filters) in enumerate(zip(blocks, widths), start=2):
+        for i in range(1, n + 1):
+            x = block(b, x, filters, 2 if i == 1 and stage > 2 else 1, i == 1, f"conv{stage}_block{i}")
+        yield x
+
+
 def resnet_v1(blocks: tuple[int, ...]):
     def walk(b, x, top):
         x = _stem(b, x, bias=True, bn=True)
         x = b.max_pool(b.pad(x, 1, "pool1_pad"), 3, 2, name="pool1_pool")
-        for stage, (n, filters) in enumerate(zip(blocks, (64, 128, 256, 512)), start=2):
-            for i in range(1, n + 1):
-                stride = 2 if i == 1 and stage > 2 else 1
-                x = _block_v1(b, x, filters, stride, i == 1, f"conv{stage}_block{i}")
-            b.tap(x)
+        for x in _post_activation_stages(b, x, blocks, (64, 128, 256, 512), _block_v1):
+            b.tap(x)  # conv<k>_block<n>_out
         return classifier_head(b, x, top)
     return walk
 
@@ -98,8 +104,9 @@ def resnet_v2(blocks: tuple[int, ...], taps: tuple[int, ...]):
 
 
 # ---------------------------------------------------------------- ResNeXt (keras-applications 1.0.8)
-def _block_x(b, x, filters, stride, shortcut_conv, name, tap):
-    """The 32-group bottleneck; keras-applications' depthwise-conv-and-sum is a grouped convolution."""
+def _block_x(b, x, filters, stride, shortcut_conv, name):
+    """The 32-group bottleneck; keras-applications' depthwise-conv-and-sum is a grouped convolution.
+    The ``_1_relu`` of a stage's strided first block is a tap."""
     if shortcut_conv:
         short = b.conv(x, 2 * filters, 1, stride, bias=False, name=f"{name}_0_conv")
         short = b.bn(short, f"{name}_0_bn", RESNET_EPS)
@@ -107,7 +114,7 @@ def _block_x(b, x, filters, stride, shortcut_conv, name, tap):
         short = x
     y = b.act(b.bn(b.conv(x, filters, 1, bias=False, name=f"{name}_1_conv"), f"{name}_1_bn", RESNET_EPS),
               f"{name}_1_relu")
-    if tap:
+    if stride == 2:
         b.tap(y)
     y = b.conv(b.pad(y, 1, f"{name}_2_pad"), filters, 3, stride, bias=False, groups=32, name=f"{name}_2_conv")
     y = b.act(b.bn(y, f"{name}_2_bn", RESNET_EPS), f"{name}_2_relu")
@@ -119,10 +126,7 @@ def resnext(blocks: tuple[int, ...]):
     def walk(b, x, top):
         x = _stem(b, x, bias=False, bn=True)
         x = b.max_pool(b.pad(x, 1, "pool1_pad"), 3, 2, name="pool1_pool")
-        for stage, (n, filters) in enumerate(zip(blocks, (128, 256, 512, 1024)), start=2):
-            for i in range(1, n + 1):
-                stride = 2 if i == 1 and stage > 2 else 1
-                x = _block_x(b, x, filters, stride, i == 1, f"conv{stage}_block{i}", i == 1 and stage > 2)
+        *_, x = _post_activation_stages(b, x, blocks, (128, 256, 512, 1024), _block_x)
         b.tap(x)
         return classifier_head(b, x, top)
     return walk
