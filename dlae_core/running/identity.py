@@ -1,9 +1,9 @@
 """The identity of a run: a hash of its canonical config.
 
 The canonical config is the typed form of the parsed config (so the original all-strings form and the
-typed form of the same experiment are one config) without what only says where outputs go (the save
-paths and the checkpoint to resume from): two runs with the same identity train the same model on the
-same data with the same settings, wherever they write. Paths the config reads are part of it, made
+typed form of the same experiment are one config) without what only says what is saved where (the
+``save_configurations`` section and the checkpoint to resume from): two runs with the same identity
+train the same model on the same data with the same settings, whatever they keep and wherever. Paths the config reads are part of it, made
 absolute against the config's folder as every session resolves them.
 """
 
@@ -14,17 +14,18 @@ import json
 
 from dlae_core.config.convert import config_to_dict
 
-__all__ = ["OUTPUT_KEYS", "canonical_config", "config_hash"]
+__all__ = ["OUTPUT_SECTIONS", "OUTPUT_KEYS", "canonical_config", "config_hash"]
 
-#: (section, key) pairs left out of the identity: where a run writes, not what it is
-OUTPUT_KEYS = (("save_configurations", "save_model_path"), ("save_configurations", "save_csv_path"),
-               ("save_configurations", "save_checkpoints_path"), ("save_configurations", "save_tensorboard_path"),
-               ("paths", "load_checkpoint"))
+#: what is left out of the identity: what a run keeps and where, not what it trains
+OUTPUT_SECTIONS = ("save_configurations",)
+OUTPUT_KEYS = (("paths", "load_checkpoint"),)
 
 
 def canonical_config(config, registry) -> dict:
     """The typed form of ``config`` without its output locations (see the module docstring)."""
     data = config_to_dict(config, registry, legacy=False)
+    for section in OUTPUT_SECTIONS:
+        data.pop(section, None)
     for section, key in OUTPUT_KEYS:
         data.get(section, {}).pop(key, None)
     return _same_numbers(data)
