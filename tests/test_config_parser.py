@@ -90,7 +90,8 @@ EXPECTED = {
                   "gan_optimizer": OptimizerRecord("Adamax", 0.6, 0.95, 0.85, 0.2, None)},
     "training_configurations": {"hardware": "cpu", "number_of_gpus": 2, "early_stop_switch": False,
                                 "early_stop_patience": 5, "batch_size": 8, "epochs": 20,
-                                "shuffle_data_switch": False, "validation_split": 0.0, "precision": "fp32"},
+                                "shuffle_data_switch": False, "validation_split": 0.0, "precision": "fp32",
+                                "freeze_pretrained": False},
     "monitors": {"mse_switch": True, "mae_switch": True, "accuracy_switch": False},
     "save_configurations": {"save_model_switch": True, "save_model_path": "out/model.h5", "save_csv_switch": True,
                             "save_csv_path": "out/history.csv", "save_checkpoints_switch": True,
@@ -333,7 +334,7 @@ def test_misspelled_layer_name(registry, minimal_typed_config, entry, where, sug
 def test_all_problems_are_reported_each_with_its_path(registry, minimal_typed_config):
     raw = minimal_typed_config(
         optimizer={"optimizer": "Adamm"},
-        training_configurations={"batch_size": "many", "epochs": 0},
+        training_configurations={"batch_size": "many", "epochs": -1},
         monitors={"accuracy_switch": "yes"},
     )
     raw["layers"]["serial_layer_list"][3] = "Flaten"
@@ -349,7 +350,7 @@ def test_all_problems_are_reported_each_with_its_path(registry, minimal_typed_co
     ]
     assert "Did you mean 'Adam'?" in lines[0]
     assert "Received: 'many'" in lines[1]
-    assert "Expected an integer >= 1. Received: 0." in lines[2]
+    assert "Expected an integer >= 0. Received: -1." in lines[2]
     assert "Did you mean 'Flatten'?" in lines[4]
     assert lines[5].startswith("layers.serial_layer_list[4]: Dense parameter 'units' (1st field) is invalid. "
                                "Expected an integer >= 1. Received: 'Dense:ten'.")

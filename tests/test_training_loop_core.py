@@ -427,8 +427,9 @@ def test_a_run_split_in_two_matches_the_uninterrupted_run(make_config, tmp_path,
     first = FakeEngine(RESUME_VAL)
     loop1, result1 = run_loop(_resume_config(make_config, folder, split), first)  # epochs 0 .. split-1
     assert (result1.last_epoch, result1.stopped_early) == (split - 1, False)
-    state = loop1.state(result1.last_epoch)
+    state = loop1.state(result1.last_epoch, result1.history[-1])
     assert state == first.saves[-1][1]  # the final model file carries the same state
+    assert state["monitored"] == ["val_loss", RESUME_VAL[split - 1]]  # what a later run compares with
     state = json.loads((folder / "model.json").read_text())  # resume from what was written
 
     second = FakeEngine(RESUME_VAL)

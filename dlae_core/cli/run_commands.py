@@ -46,10 +46,18 @@ def _train(technique, run, engine, config_path: str) -> None:
 
     try:
         with hold_locks(technique.output_paths(run.config)):
-            technique.train(run, engine)
+            result = technique.train(run, engine)
     except KeyboardInterrupt:
         click.echo(f"interrupted; {resume_hint(run.config, run.options.backend, config_path)}", err=True)
         raise click.exceptions.Exit(130) from None
+    for note in getattr(result, "notes", ()):
+        click.echo(f"note: {note}")
+    save = run.config.save_configurations
+    if getattr(result, "epochs_run", None) == 0 and save.save_model_switch:
+        # epochs 0 (or a checkpoint already at the last epoch): say plainly that nothing was trained
+        click.echo(f"done: no epochs to run (training_configurations.epochs "
+                   f"{run.config.training_configurations.epochs}); final model {save.save_model_path!r}")
+        return
     written = ", ".join(f"{what} {str(path)!r}" for what, path in technique.written_outputs(run.config))
     click.echo(f"done: {written or 'no output files (save_configurations switches are off)'}")
 

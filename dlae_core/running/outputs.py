@@ -40,6 +40,13 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def sibling(path: str | Path, tag: str) -> Path:
+    """``out/model.pt`` -> ``out/model.<tag>.pt``: a file beside an output (keep_better writes this run's
+    model there instead of replacing a better earlier one); the extension kept, so it still says what it is."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{tag}{path.suffix}")
+
+
 def current_umask() -> int:
     """The process umask (read by setting and restoring it)."""
     mask = os.umask(0o022)

@@ -26,12 +26,14 @@ from dlae_core.errors import Problem, problem
 @attrs.define
 class TrainResult:
     """What a training session returns: epochs run in this session, the history rows, the trained
-    model(s) of the backend and whether early stopping ended it."""
+    model(s) of the backend, whether early stopping ended it and lines to print at its end (e.g.
+    where a model went that did not replace a better one)."""
 
     epochs_run: int
     history: list[dict]
     model: object = None
     stopped_early: bool = False
+    notes: list[str] = attrs.field(factory=list)
 
 
 class Technique(abc.ABC):
@@ -147,10 +149,13 @@ class Technique(abc.ABC):
         return None
 
     def output_paths(self, config) -> list[Path]:
-        """The save paths of a training session (locked against another run for its lifetime)."""
+        """The save paths of a training session (locked against another run for its lifetime), with
+        the file its final model goes to when the earlier one is better (keep_better)."""
         from dlae_core.running.run import training_outputs
+        from dlae_core.training.keep_better import new_model_path
 
-        return [path for _, path in training_outputs(config)]
+        beside = new_model_path(config)
+        return [path for _, path in training_outputs(config)] + ([beside] if beside else [])
 
     def written_outputs(self, config) -> list[tuple[str, Path]]:
         """(what, path) of the files and folders a finished training session left, for its last line."""

@@ -19,6 +19,7 @@ import attrs
 
 from dlae_core.errors import OutputExistsError, TrainingError
 from dlae_core.training.history import CsvHistory
+from dlae_core.training.keep_better import KeepBetter, monitored
 from dlae_core.training.progress import TrainingProgress
 from dlae_core.training.schedule import EpochRules, LearningRateSchedule
 from dlae_core.training.tensorboard import ScalarWriter
@@ -42,6 +43,7 @@ class LoopResult:
     history: list[dict]
     last_epoch: int
     stopped_early: bool = False
+    notes: list[str] = attrs.field(factory=list)  # lines for the end of the run (KeepBetter)
 
 
 @attrs.define
@@ -54,6 +56,7 @@ class TrainingLoop:
     start_epoch: int = 0
     step: int = 0
     note: str = ""
+    keep: KeepBetter = attrs.field(factory=KeepBetter)  # what the save paths held before this run
     schedule: LearningRateSchedule = attrs.field(init=False)
     rules: EpochRules = attrs.field(init=False)
 
@@ -63,8 +66,11 @@ class TrainingLoop:
         self.rules = EpochRules.from_config(self.config, self.schedule)
 
     # -- resumable state ----------------------------------------------------------------------
-    def state(self, epoch: int) -> dict:
-        return {"epoch": epoch, "step": self.step, "lr_factor": self.schedule.factor, "rules": self.rules.state()}
+    def state(self, epoch: int, logs: dict | None = None) -> dict:
+        """What a model file saved after ``epoch`` carries; ``monitored``: the value it is judged by
+        when a later run would replace it (keep_better)."""
+        return {"epoch": epoch, "step": self.step, "lr_factor": self.schedule.factor, "rules": self.rules.state(),
+                "monitored": monitored(logs)}
 
     def load_state(self, state: dict) -> None:
         self.schedule.factor = state.get("lr_factor", 1.0)
@@ -96,13 +102,19 @@ class TrainingLoop:
                 if board is not None:
                     board.add_scalars(epoch, logs)
                 history.append(logs)
-                progress.end_epoch(epoch, logs, self._after_epoch(epoch, decision))
+                progress.end_epoch(epoch, logs, self._after_epoch(epoch, decision, logs, progress))
                 if decision.stop:
                     stopped = True
                     break
+        self.save_final_model(epoch, history[-1] if history else None)
+        return LoopResult(history, epoch, stopped, self.keep.notes)
+
+    def save_final_model(self, epoch: int, logs: dict | None = None) -> None:
+        """The final model at save_model_path (beside it when the model there is better: keep_better)."""
+        save = self.config.save_configurations
         if save.save_model_switch:
-            save_or_rescue(self.engine, save.save_model_path, self.state(epoch))
-        return LoopResult(history, epoch, stopped)
+            state = self.state(epoch, logs)
+            save_or_rescue(self.engine, self.keep.final_model_path(save.save_model_path, state["monitored"]), state)
 
     def _train_epoch(self, batches: Iterable, epoch: int, progress: TrainingProgress) -> dict:
         totals, count = {}, 0
@@ -130,10 +142,14 @@ class TrainingLoop:
                 totals[key] = totals.get(key, 0.0) + value * n
         return {k: v / max(count, 1) for k, v in totals.items()}
 
-    def _after_epoch(self, epoch: int, decision) -> str:
+    def _after_epoch(self, epoch: int, decision, logs: dict, progress: TrainingProgress) -> str:
         notes = []
         if decision.save_checkpoint:
-            self.engine.save(self.config.save_configurations.save_checkpoints_path, self.state(epoch))
+            path, state = self.config.save_configurations.save_checkpoints_path, self.state(epoch, logs)
+            moved = self.keep.before_checkpoint(path, state["monitored"])
+            if moved:
+                progress.message(f"note: {moved}")
+            self.engine.save(path, state)
             notes.append("checkpoint saved")
         if decision.reduced_to is not None:
             notes.append(f"{decision.reduction_reason}: learning rate {decision.reduced_to:.3g}")

@@ -429,15 +429,15 @@ def test_backend_counts_params_through_the_registry(engine):
     assert engine.count_params(engine.build_model(graph)) == graph.totals()
 
 
-# the torch message adds "yet"
-PRETRAINED = {"torch": "VGG16.*pretrained encoders are not available in the torch backend yet",
-              "tensorflow": "VGG16.*pretrained encoders are not available in the tensorflow backend"}
-
-
-def test_pretrained_nodes_are_refused(engine, backend):
+def test_pretrained_network_is_built_from_its_layers(engine, backend):
+    """A pretrained network is expanded into built-in layers by the core; the backend builds them with
+    its ordinary builders, Keras names and counts included."""
     graph = graph_of(["Input:(64, 64, 3)", "VGG16:False:none:(64, 64, 3):True:False", "Flatten"])
-    with pytest.raises(BackendError, match=PRETRAINED[backend]):
-        engine.build_model(graph)
+    model = engine.build_model(graph)
+    assert engine.count_params(model) == graph.totals() == (14_714_688, 0)
+    weights = engine.export_weights(model, graph)
+    assert weights["block5_conv3"]["kernel"].shape == (3, 3, 512, 512)
+    assert forward(engine, model, randn(1, 64, 64, 3)).shape == (1, 2 * 2 * 512)
 
 
 def test_weights_round_trip_and_mismatch_is_reported(engine, backend):

@@ -10,6 +10,7 @@ Layout::
     weights/<node name>/<weight name>   float32 arrays (Keras layout)
     stats/mean, stats/std               featurewise statistics (absent when none)
     optimizer/<i>                       the optimizer's variables in order, attr ``path`` each
+    random/<i>                          the seed generators' states (random_state.py), attr ``path`` each
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ VERSION = 1
 
 def save_model_file(path: str | Path, *, config_dict: dict, graph_role: str, weights: dict,
                     stats: dict | None = None, training_state: dict | None = None,
-                    optimizer_variables: list[tuple[str, np.ndarray]] | None = None) -> Path:
+                    optimizer_variables: list[tuple[str, np.ndarray]] | None = None,
+                    random_state: list[tuple[str, np.ndarray]] | None = None) -> Path:
     """``weights``: ``{node: {name: array}}`` (weights.export_weights); ``optimizer_variables``:
-    ``[(path, value), ...]`` in the optimizer's variable order."""
+    ``[(path, value), ...]`` in the optimizer's variable order; ``random_state``: the same for the
+    seed generators (random_state.snapshot)."""
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as handle:
@@ -52,17 +55,19 @@ def save_model_file(path: str | Path, *, config_dict: dict, graph_role: str, wei
                 for key, value in stats.items():
                     if value is not None:
                         stats_group.create_dataset(key, data=np.asarray(value))
-            if optimizer_variables is not None:
-                opt = handle.create_group("optimizer")
-                for i, (var_path, value) in enumerate(optimizer_variables):
-                    opt.create_dataset(str(i), data=np.asarray(value)).attrs["path"] = var_path
+            for name, variables in (("optimizer", optimizer_variables), ("random", random_state)):
+                if variables is not None:
+                    group = handle.create_group(name)
+                    for i, (var_path, value) in enumerate(variables):
+                        group.create_dataset(str(i), data=np.asarray(value)).attrs["path"] = var_path
 
     return write_atomic(path, write)
 
 
 def load_model_file(path: str | Path) -> dict:
     """``{"config", "graph_role", "weights", "stats", "training_state"}``; the training state holds
-    ``"optimizer": [(path, array), ...]`` when the file has optimizer variables."""
+    ``"optimizer"`` and ``"random"``: ``[(path, array), ...]`` when the file has optimizer variables
+    and seed generator states."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} does not exist")
@@ -80,10 +85,9 @@ def load_model_file(path: str | Path) -> dict:
             payload["stats"] = ({key: np.asarray(ds[()]) for key, ds in handle["stats"].items()}
                                 if "stats" in handle else None)
             state = json.loads(handle.attrs["training_state"]) if "training_state" in handle.attrs else None
-            if state is not None and "optimizer" in handle:
-                group = handle["optimizer"]
-                state["optimizer"] = [(str(group[str(i)].attrs["path"]), np.asarray(group[str(i)][()]))
-                                      for i in range(len(group))]
+            for name in ("optimizer", "random"):
+                if state is not None and name in handle:
+                    state[name] = _read_variables(handle[name])
             payload["training_state"] = state
     except ModelFileError:
         raise
@@ -91,6 +95,10 @@ def load_model_file(path: str | Path) -> dict:
         raise ModelFileError(f"{str(path)!r} is not a model saved by dlae's tensorflow backend "
                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
     return payload
+
+
+def _read_variables(group) -> list[tuple[str, np.ndarray]]:
+    return [(str(group[str(i)].attrs["path"]), np.asarray(group[str(i)][()])) for i in range(len(group))]
 
 
 def _read_weights(group) -> dict:

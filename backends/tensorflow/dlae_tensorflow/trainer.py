@@ -16,6 +16,7 @@ from dlae_core.errors import DataError, ModelFileError, TrainingError, WeightExc
 from dlae_core.running.steps import SupervisedSteps
 
 from dlae_tensorflow import metrics as metric_fns
+from dlae_tensorflow import random_state
 from dlae_tensorflow.device_augment import augment_batch, finish_batch, invalid_label_error
 from dlae_tensorflow.model import regularization_loss
 from dlae_tensorflow.modelfile import load_model_file, save_model_file
@@ -78,9 +79,11 @@ class TensorflowSteps(SupervisedSteps):
 
     def save(self, path: str, state: dict) -> None:
         variables = [(v.path, v.numpy()) for v in self.optimizer.variables]
+        # the seed generators too: a resumed run draws the same dropout masks as an uninterrupted one
         save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
                         graph_role="model", weights=self.backend.export_weights(self.model, self.graph),
-                        stats=self.data.stats_dict(), training_state=dict(state), optimizer_variables=variables)
+                        stats=self.data.stats_dict(), training_state=dict(state), optimizer_variables=variables,
+                        random_state=random_state.snapshot(self.model))
 
     # -- the compiled steps ----------------------------------------------------------------------
     def _inputs(self, batch: dict, *, train: bool):
@@ -136,6 +139,9 @@ class TensorflowSteps(SupervisedSteps):
         saved = state.pop("optimizer", None)
         if saved is not None:
             self._load_optimizer(saved, path)
+        seeds = state.pop("random", None)
+        if seeds is not None:
+            random_state.restore(self.model, seeds, path)
         return state
 
     def _load_optimizer(self, saved: list, path: str) -> None:

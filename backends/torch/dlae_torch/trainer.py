@@ -10,6 +10,7 @@ from dlae_core.config.convert import config_to_dict
 from dlae_core.errors import ModelFileError, TrainingError
 from dlae_core.running.steps import SupervisedSteps
 
+from dlae_torch import random_state
 from dlae_torch import metrics as metric_fns
 from dlae_torch.device_augment import augment_batch, finish_batch
 from dlae_torch.loader import to_device
@@ -59,8 +60,8 @@ class TorchSteps(SupervisedSteps):
         return x.shape[0], self._values(loss, pred, y)
 
     def save(self, path: str, state: dict) -> None:
-        # the generator state too: a resumed run draws the same dropout masks as an uninterrupted one
-        state = {**state, "optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
+        # the generators' states too: a resumed run draws the same dropout masks as an uninterrupted one
+        state = {**state, "optimizer": self.optimizer.state_dict(), **random_state.snapshot(self.model)}
         save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
                         graph_role="model", model=self.model, stats=self.data.stats_dict(), training_state=state)
 
@@ -90,8 +91,8 @@ class TorchSteps(SupervisedSteps):
         state = payload.get("training_state") or {}
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
-        if "torch_rng" in state:
-            torch.set_rng_state(state.pop("torch_rng"))
+        random_state.restore(self.model, {key: state.pop(key) for key in ("torch_rng", "cuda_rng") if key in state},
+                             path)
         return state
 
 
