@@ -1,0 +1,51 @@
+"""Fixtures of the GUI tests (``dlae gui``; Flask comes with the ``gui`` extra, and the tests are
+skipped without it).
+
+* ``gui_registry`` -- the installed registry (plugins included: their layers must appear in the page);
+* ``client`` -- ``client(config_path=None, workdir=tmp_path)``: a Flask test client of a server
+  with token ``TOKEN`` on 127.0.0.1:5000, and the prefix of its URLs as ``client.prefix``;
+* ``fcn_example`` -- a folder holding ``dlae example fcn`` (config and generated data), one per session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("flask", reason="the gui extra is not installed (pip install 'dlae[gui]')")
+
+TOKEN = "test-token-0123456789"
+HOST = "127.0.0.1:5000"
+
+
+@pytest.fixture(scope="session")
+def gui_registry():
+    from dlae_core.plugin.registry import get_registry
+
+    return get_registry()
+
+
+@pytest.fixture
+def client(tmp_path, gui_registry):
+    from dlae_core.gui.security import allowed_hosts
+    from dlae_core.gui.server import Session, create_app
+
+    def make(config_path=None, workdir: Path | None = None):
+        session = Session(gui_registry, tmp_path / "state", config_path, workdir or tmp_path)
+        app = create_app(session, TOKEN, allowed_hosts("127.0.0.1", 5000))
+        test_client = app.test_client()
+        test_client.prefix = f"/t/{TOKEN}/"
+        test_client.session = session
+        return test_client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def fcn_example(tmp_path_factory) -> Path:
+    from dlae_core.cli.example_commands import write_example
+
+    folder = tmp_path_factory.mktemp("gui-fcn")
+    write_example("fcn", folder, overwrite=False)
+    return folder
