@@ -51,6 +51,8 @@ from dlae_core.config.values import (
     Text,
     ValueProblem,
 )
+from dlae_core.experiments import Experiment, LayerList, RunResult
+from dlae_core.experiments import load as load_experiment
 from dlae_core.errors import (
     BackendError,
     BackendUnavailableError,
@@ -167,6 +169,11 @@ __all__ = [
     "DetectionEvaluation",
     "detection_implementation",
     "register_manifest",
+    # experiment generators (docs/EXPERIMENTS.md)
+    "Experiment",
+    "LayerList",
+    "RunResult",
+    "load_experiment",
     # errors
     "Problem",
     "problem",

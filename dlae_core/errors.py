@@ -134,6 +134,11 @@ class ModelFileError(DlaeError):
     """A saved model or checkpoint cannot be read, or does not fit the config's network."""
 
 
+class MissingExtraError(DlaeError):
+    """What the session asks for needs an optional extra that is not installed (the message names
+    the pip install to run)."""
+
+
 def problem(where: str, what: str, *, expected: str | None = None, received: object = _MISSING,
             choices: Iterable[str] | None = None) -> Problem:
     """Build a :class:`Problem`, adding "did you mean" from ``choices``."""

@@ -40,7 +40,8 @@ def test_a_finished_run_names_its_outputs_and_resume_continues(example):
     config = example / "config.json"
     first = invoke("run", "--backend", "torch", config, "--quiet", "--workers", 0)
     assert first.exit_code == 0, first.output
-    assert first.stdout.strip().endswith(
+    assert first.stdout.strip().splitlines()[-1] == f"run record: {example / 'out/model.pt.run.json'}"
+    assert first.stdout.strip().splitlines()[-2].endswith(
         f"done: final model '{example / 'out/model.pt'}', checkpoint '{example / 'out/best.pt'}', "
         f"CSV history '{example / 'out/history.csv'}'")
     raw = json.loads(config.read_text())

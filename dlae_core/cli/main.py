@@ -35,11 +35,13 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from dlae_core.cli import (check_commands, config_commands, example_commands, gui_commands, prebuilt_commands,
-                               registry_commands, run_commands)
+    from dlae_core.cli import (check_commands, config_commands, data_commands, example_commands, export_commands,
+                               gui_commands, info_commands, prebuilt_commands, registry_commands, run_commands,
+                               sweep_commands)
 
     for module in (config_commands, registry_commands, run_commands, check_commands, example_commands,
-                   prebuilt_commands, gui_commands):
+                   prebuilt_commands, gui_commands, data_commands, export_commands, sweep_commands,
+                   info_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -43,13 +43,38 @@ def _execute(config_path: str, backend: str, session: str | None, *, resume: boo
 
 def _train(technique, run, engine, config_path: str) -> None:
     from dlae_core.running.lock import hold_locks
+    from dlae_core.running.record import RunRecord
 
-    try:
-        with hold_locks(technique.output_paths(run.config)):
+    # the run record (<first output>.run.json: config, hash, versions, device, status, history) beside the
+    # outputs, where it is on the first and the last line; pictures and report.html beside it
+    record = RunRecord.begin(run, config_path)
+    record.describe_device(engine)
+    run = _with_report(run, record, technique)
+    with hold_locks(technique.output_paths(run.config)), record.session(click.echo):
+        try:
             result = technique.train(run, engine)
-    except KeyboardInterrupt:
-        click.echo(f"interrupted; {resume_hint(run.config, run.options.backend, config_path)}", err=True)
-        raise click.exceptions.Exit(130) from None
+        except KeyboardInterrupt:
+            click.echo(f"interrupted; {resume_hint(run.config, run.options.backend, config_path)}", err=True)
+            raise click.exceptions.Exit(130) from None
+        record.done(result)
+        _print_end(technique, run, result)
+
+
+def _with_report(run, record, technique):
+    """``run`` drawing its pictures beside ``record`` (and the page rebuilt with the final record)."""
+    import functools
+
+    import attrs
+
+    from dlae_core.report import finish
+
+    if record.report_folder is None:
+        return run
+    record.at_end.append(functools.partial(finish, technique=technique, config=run.config))
+    return attrs.evolve(run, options=attrs.evolve(run.options, report_folder=str(record.report_folder)))
+
+
+def _print_end(technique, run, result) -> None:
     for note in getattr(result, "notes", ()):
         click.echo(f"note: {note}")
     save = run.config.save_configurations
@@ -105,9 +130,23 @@ def run(config_path: str, backend: str, **options) -> None:
 @PREDICTIONS
 @QUIET
 @WORKERS
-def predict(config_path: str, backend: str, **options) -> None:
-    """Predict on paths.test_X with paths.load_model, whatever CONFIG's type_signal says."""
-    _execute(config_path, backend, "Inference", **options)
+@click.option("--sliding-window", is_flag=True,
+              help="Predict images larger than the model input by overlapping patches (FCN, GAN).")
+@click.option("--overlap", type=float, default=None, help="Sliding-window overlap in [0, 1) (default: config, 0.5).")
+@click.option("--blending", type=click.Choice(["gaussian", "constant"]), default=None,
+              help="Sliding-window blending (default: config, gaussian).")
+@click.option("--image-format", type=click.Choice(["nifti", "png"]), default=None,
+              help="Format of images written back for a folder test_X (default: as the sources).")
+def predict(config_path: str, backend: str, sliding_window: bool, overlap: float | None, blending: str | None,
+            image_format: str | None, **options) -> None:
+    """Predict on paths.test_X with paths.load_model, whatever CONFIG's type_signal says. test_X may
+    be an HDF5 file or a folder of NIfTI/DICOM/PNG/TIFF images; load_model a model file or a folder
+    written by dlae export (run with onnxruntime alone)."""
+    from dlae_core.medical.predicting import PredictExtras, predict_command
+
+    extras = PredictExtras(sliding_window, overlap, blending, image_format)
+    if not predict_command(config_path, backend, extras, **options):
+        _execute(config_path, backend, "Inference", **options)
 
 
 COMMANDS = (run, predict)

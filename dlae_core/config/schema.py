@@ -138,6 +138,9 @@ class TrainingConfigurations:
     validation_split: float = key(Float(0.0, 1.0, max_open=True), 0.2, doc="Fraction of the training file held out for validation; 0 uses validation_X/y. Absent from a config that names validation files: 0 (the files are used).")
     precision: str = key(Choice(("fp32", "bf16", "fp16")), "fp32", doc="Numeric precision: fp32, or bf16/fp16 mixed precision on a GPU.", new=True)
     freeze_pretrained: bool = key(Bool(), False, doc="Freeze the pretrained networks of the layer lists: their weights are not trained and their batch normalization runs in inference mode (the original trains every weight).", new=True)
+    sliding_window_switch: bool = key(Bool(), False, doc="Inference by sliding windows: images larger than the model input are cut into overlapping patches of the input shape whose outputs are blended back to the image's size (as dlae predict --sliding-window).", used_by="FG", new=True)
+    sliding_window_overlap: float = key(Float(0.0, 1.0, max_open=True), 0.5, doc="Fraction by which neighbouring sliding windows overlap.", used_by="FG", new=True)
+    sliding_window_blending: str = key(Choice(("gaussian", "constant")), "gaussian", doc="How overlapping window outputs are blended: gaussian (patch centres weigh more) or constant (plain average).", used_by="FG", new=True)
 
 
 @attrs.frozen(kw_only=True)

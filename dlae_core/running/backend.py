@@ -22,7 +22,8 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from dlae_core.errors import MissingImplementationError, ModelFileError, WeightExchangeError
+from dlae_core.errors import (MissingImplementationError, ModelFileError, UnsupportedSettingError,
+                             WeightExchangeError)
 from dlae_core.plugin.components import OptimizerSettings
 
 
@@ -96,6 +97,21 @@ class Backend(abc.ABC):
     def counting(self):
         """Context in which models are built only to count their parameters (torch: meta device)."""
         return contextlib.nullcontext()
+
+    # -- what a run records (optional: the defaults record nothing framework-specific) ---------------
+    def device_info(self) -> dict:
+        """The framework and the accelerators it sees, for the run record and ``dlae info``:
+        ``framework``, ``version``, ``cuda`` (the build's CUDA version or None) and ``gpus`` (a list
+        of ``{"name": ..., "memory_gib": ...}``)."""
+        return {"framework": self.framework, "version": None, "cuda": None, "gpus": []}
+
+    def parameter_histograms(self, engine, batch) -> dict[str, np.ndarray]:
+        """What TensorBoard draws as histograms every ``save_tensorboard_frequency`` epochs:
+        ``weights/<name>`` for each trainable parameter of the supervised step engine's model and
+        ``gradients/<name>`` of its loss on ``batch`` (a training batch), flat float32 numpy. The
+        gradients are taken in inference mode (no dropout mask drawn, no normalization statistics
+        updated, no update), so logging them never changes the training. Default: none."""
+        return {}
 
     # -- devices and randomness ---------------------------------------------------------------------
     @abc.abstractmethod
@@ -199,3 +215,15 @@ class Backend(abc.ABC):
     def predict_batches(self, model, samples, batch_size: int, workers: int | None,
                         placement: Placement) -> Iterator[tuple[list[str], np.ndarray]]:
         """(sample names, float32 channels-last outputs) of ``model`` for every batch of ``samples``."""
+
+    # -- export ---------------------------------------------------------------------------------------
+    export_formats: ClassVar[tuple[str, ...]] = ()  # what export_model writes: "onnx", "torchscript", ...
+
+    def export_model(self, model, input_shape: tuple[int, ...], fmt: str, path: str) -> dict:
+        """Write ``model`` (built by :meth:`build_model` on the CPU; it takes channels-last float32
+        batches of ``input_shape``) to the file or folder ``path`` in format ``fmt``, one of
+        :attr:`export_formats`. Returns what the sidecar records: ``input_name``, ``output_name``
+        and ``batch`` (None: any batch size; else the one size the file takes). A format this
+        backend cannot write is an UnsupportedSettingError (``dlae export``)."""
+        raise UnsupportedSettingError(f"the {self.framework} backend cannot export format {fmt!r}; it exports "
+                                      f"{', '.join(self.export_formats) or 'nothing'}")

@@ -24,13 +24,15 @@ def load_saved_network(technique, backend, path: str, placement):
     return model, plan, payload
 
 
-def predict_with_model(technique, run, backend) -> tuple[Path, int]:
+def predict_with_model(technique, run, backend, write=None) -> tuple[Path, int]:
     """Predictions of ``paths.load_model`` for every sample of ``paths.test_X``; the predictions file
-    is locked against another prediction writing it for the whole session."""
+    is locked against another prediction writing it for the whole session. ``write(technique, run,
+    backend, out_path) -> count`` replaces the plain pass (sliding windows, ONNX models:
+    dlae_core.medical.predicting)."""
     out_path = claim_predictions_path(run)
     try:
         with hold_locks([out_path], "prediction"):
-            return out_path, _write(technique, run, backend, out_path)
+            return out_path, (write or _write)(technique, run, backend, out_path)
     except BaseException:
         # a claimed default name that never received predictions is not left behind empty
         if not run.options.predictions and out_path.is_file() and out_path.stat().st_size == 0:

@@ -24,6 +24,7 @@ class RunOptions:
     predictions: str | None = None
     quiet: bool = False
     workers: int | None = None  # data-loader worker processes (None: chosen from the CPU count)
+    report_folder: str | None = None  # where pictures and report.html go (None: none drawn; dlae run sets it)
 
 
 @attrs.frozen

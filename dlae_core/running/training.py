@@ -8,6 +8,7 @@ checkpoint already at ``epochs``) the model is saved as built (or resumed) and n
 
 from __future__ import annotations
 
+from dlae_core.report.reporter import for_session
 from dlae_core.techniques.base import TrainResult
 from dlae_core.training.keep_better import KeepBetter
 
@@ -22,6 +23,9 @@ def train_supervised(technique, run, backend) -> TrainResult:
     data = technique.training_data(run, placement)
     engine = technique.training_engine(run, backend, data, placement)
     loop = technique.training_loop(run, engine, placement.note)
+    reporter, skipped = for_session(technique, run, engine, backend)  # pictures, report.html (dlae run)
+    loop.observers += [reporter] if reporter is not None else []
+    loop.note = "; ".join(line for line in (loop.note, skipped) if line)
     # read before anything is written: the earlier run's files are what a worse model must not replace
     loop.keep = KeepBetter.read(config, backend.read_model_file)
     if config.paths.load_checkpoint:

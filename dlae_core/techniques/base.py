@@ -66,6 +66,8 @@ class Technique(abc.ABC):
     reads_targets: ClassVar[bool] = True
     needs_implementation: ClassVar[bool] = False
     implementations: ClassVar[dict] = {}
+    #: the run report's sample pictures (dlae_core.report.pictures): "maps", "labels" or "" (curves only)
+    report_pictures: ClassVar[str] = ""
 
     # -- planning ------------------------------------------------------------------------------------
     def build_graphs(self, config, registry) -> dict:
@@ -162,6 +164,10 @@ class Technique(abc.ABC):
         from dlae_core.running.run import training_outputs
 
         return [(what, path) for what, path in training_outputs(config) if path.exists()]
+
+    def report_images(self, config) -> list[tuple[str, Path]]:
+        """(title, PNG file) of pictures this technique writes itself, shown in the run's report."""
+        return []
 
     # -- tools ---------------------------------------------------------------------------------------
     def check_parity(self, config, plan, registry, backends: tuple[str, str], *, batch: int = 2, seed: int = 0,

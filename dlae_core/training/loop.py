@@ -22,7 +22,7 @@ from dlae_core.training.history import CsvHistory
 from dlae_core.training.keep_better import KeepBetter, monitored
 from dlae_core.training.progress import TrainingProgress
 from dlae_core.training.schedule import EpochRules, LearningRateSchedule
-from dlae_core.training.tensorboard import ScalarWriter
+from dlae_core.training.tensorboard import TensorBoardLog
 
 
 class StepEngine(Protocol):
@@ -57,6 +57,11 @@ class TrainingLoop:
     step: int = 0
     note: str = ""
     keep: KeepBetter = attrs.field(factory=KeepBetter)  # what the save paths held before this run
+    #: what watches the run (pictures, MLflow): ``epoch_end(loop, epoch, logs, checkpoint)`` after each
+    #: epoch and ``end(loop, history, completed)`` once, before the TensorBoard log closes
+    observers: list = attrs.field(factory=list)
+    board: TensorBoardLog | None = attrs.field(default=None, init=False)
+    _sample_batch: object = attrs.field(default=None, init=False)  # the batch histograms' gradients use
     schedule: LearningRateSchedule = attrs.field(init=False)
     rules: EpochRules = attrs.field(init=False)
 
@@ -82,32 +87,62 @@ class TrainingLoop:
         cfg, save = self.config.training_configurations, self.config.save_configurations
         csv = (CsvHistory(save.save_csv_path, append=self.start_epoch > 0, from_epoch=self.start_epoch)
                if save.save_csv_switch else None)
-        board = (ScalarWriter(save.save_tensorboard_path, fresh=self.start_epoch == 0)
-                 if save.save_tensorboard_switch else None)
-        history, epoch, stopped = [], self.start_epoch - 1, False
-        with TrainingProgress(cfg.epochs, quiet=self.quiet) as progress:
-            if self.note:
-                progress.message(f"note: {self.note}")
-            for epoch in range(self.start_epoch, cfg.epochs):
-                if set_epoch is not None:
-                    set_epoch(epoch)
-                logs = self._train_epoch(train_batches, epoch, progress)
-                if validation_batches is not None:
-                    logs.update({f"val_{k}": v for k, v in self._evaluate(validation_batches).items()})
-                    check_validation_loss(epoch, logs)
-                decision = self.rules.end_epoch(epoch, logs.get("val_loss"))
-                logs["lr"] = self.schedule.rate(self.step)
-                if csv is not None:
-                    csv.write(epoch, logs)
-                if board is not None:
-                    board.add_scalars(epoch, logs)
-                history.append(logs)
-                progress.end_epoch(epoch, logs, self._after_epoch(epoch, decision, logs, progress))
-                if decision.stop:
-                    stopped = True
-                    break
-        self.save_final_model(epoch, history[-1] if history else None)
+        board = self.board = (TensorBoardLog(save.save_tensorboard_path, fresh=self.start_epoch == 0)
+                              if save.save_tensorboard_switch else None)
+        history, epoch, stopped, completed = [], self.start_epoch - 1, False, False
+        try:
+            with TrainingProgress(cfg.epochs, quiet=self.quiet) as progress:
+                epoch, stopped = self._epochs(train_batches, validation_batches, set_epoch, progress, csv, history)
+            self.save_final_model(epoch, history[-1] if history else None)
+            completed = True
+        finally:
+            for observer in self.observers:
+                observer.end(self, history, completed)
+            if board is not None:
+                board.close()
         return LoopResult(history, epoch, stopped, self.keep.notes)
+
+    def _epochs(self, train_batches, validation_batches, set_epoch, progress, csv, history) -> tuple[int, bool]:
+        """Run the epochs; (last epoch run, stopped early)."""
+        cfg, board = self.config.training_configurations, self.board
+        epoch, stopped = self.start_epoch - 1, False
+        if self.note:
+            progress.message(f"note: {self.note}")
+        for epoch in range(self.start_epoch, cfg.epochs):
+            if set_epoch is not None:
+                set_epoch(epoch)
+            logs = self._train_epoch(train_batches, epoch, progress)
+            if validation_batches is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate(validation_batches).items()})
+                check_validation_loss(epoch, logs)
+            decision = self.rules.end_epoch(epoch, logs.get("val_loss"))
+            logs["lr"] = self.schedule.rate(self.step)
+            if csv is not None:
+                csv.write(epoch, logs)
+            if board is not None:
+                board.add_scalars(epoch, logs)
+                self._histograms(epoch)
+            history.append(logs)
+            progress.end_epoch(epoch, logs, self._after_epoch(epoch, decision, logs, progress))
+            for observer in self.observers:
+                observer.epoch_end(self, epoch, logs, decision.save_checkpoint)
+            if decision.stop:
+                stopped = True
+                break
+        return epoch, stopped
+
+    @property
+    def _wants_sample(self) -> bool:
+        return self.board is not None and bool(self.config.save_configurations.save_tensorboard_frequency)
+
+    def _histograms(self, epoch: int) -> None:
+        """Weights and gradients every ``save_tensorboard_frequency`` epochs (0: never), from the
+        backend when it can give them (Backend.parameter_histograms)."""
+        frequency = self.config.save_configurations.save_tensorboard_frequency
+        backend = getattr(self.engine, "backend", None)
+        if not frequency or (epoch + 1) % frequency or backend is None:
+            return
+        self.board.add_histograms(epoch, backend.parameter_histograms(self.engine, self._sample_batch))
 
     def save_final_model(self, epoch: int, logs: dict | None = None) -> None:
         """The final model at save_model_path (beside it when the model there is better: keep_better)."""
@@ -124,6 +159,8 @@ class TrainingLoop:
             fetched = time.perf_counter()
             self.engine.set_learning_rate(self.schedule.rate(self.step))
             n, values = self.engine.train_step(batch)
+            if self._wants_sample and not getattr(getattr(self.engine, "data", None), "on_device", False):
+                self._sample_batch = batch  # finished samples (on-device augmentation: raw ones)
             self.step += 1
             count += n
             for key, value in values.items():
@@ -135,7 +172,9 @@ class TrainingLoop:
 
     def _evaluate(self, batches: Iterable) -> dict:
         totals, count = {}, 0
-        for batch in batches:
+        for index, batch in enumerate(batches):
+            if index == 0 and self._wants_sample:
+                self._sample_batch = batch  # preferred: the same batch every time
             n, values = self.engine.eval_step(batch)
             count += n
             for key, value in values.items():

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from dlae_core.training.tensorboard import read_scalars
+from tensorboard_support import board_scalars as read_scalars
 from support import (assert_same_weights, cnn_layers, error_lines, fcn3d_layers, fcn_layers, make_config,
                      make_data, model_state, optimizer_steps, ordered, predict, read_csv, read_h5, save_to,
                      saved_weights, snapshot, stored_dtypes, train)
@@ -141,7 +141,7 @@ def test_outputs_model_checkpoint_csv_tensorboard(tmp_path, backend):
     scalars = read_scalars(events[0])
     assert [step for step, _ in scalars] == [0, 1, 2]
     for (step, values), row in zip(scalars, rows):
-        assert list(values) == header[1:]
+        assert sorted(values) == sorted(header[1:])
         for key, value in values.items():
             assert value == pytest.approx(row[key], rel=1e-6, abs=1e-7), (step, key)
     # no stray temporary files from the atomic writes
@@ -169,7 +169,8 @@ def test_existing_outputs_are_refused_before_training_then_overwritten(tmp_path,
     out, config = _outputs_config(tmp_path, data)
     train(backend, config, tmp_path / "config.json")
     before = snapshot(out)
-    assert len(before) == 4  # model, checkpoint, CSV, one event file
+    # model, checkpoint, CSV, one event file, the run record and its report (page, pictures, their list, timing)
+    assert len(before) == 4 + 1 + 5, sorted(before)
 
     refused = train(backend, config, tmp_path / "config.json", expect=2)
     lines = error_lines(refused)

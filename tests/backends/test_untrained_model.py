@@ -25,9 +25,10 @@ def test_epochs_zero_saves_the_built_model_and_predict_uses_it(tmp_path, backend
     monkeypatch.setattr(type(engine), "training_batches", no_batches)
     monkeypatch.setattr(type(engine), "evaluation_batches", no_batches)
     result = train(backend, _config(data, out), tmp_path / "config.json")
-    assert result.stdout.splitlines()[-1] == (f"done: no epochs to run (training_configurations.epochs 0); "
+    assert result.stdout.splitlines()[-1] == f"run record: {out / 'model.pt.run.json'}"
+    assert result.stdout.splitlines()[-2] == (f"done: no epochs to run (training_configurations.epochs 0); "
                                               f"final model '{out / 'model.pt'}'")
-    assert sorted(p.name for p in out.iterdir()) == ["model.pt"]  # no history, checkpoint or TensorBoard log
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt", "model.pt.run.json"]  # and no history, checkpoint or TensorBoard log
     state = model_state(backend, out / "model.pt")
     assert (state["epoch"], state["step"], state["monitored"]) == (-1, 0, None)  # no update was made
 

@@ -36,6 +36,16 @@ class TensorflowBackend(Backend):
     def seed(self, seed: int) -> None:
         keras.utils.set_random_seed(seed % 2**32)
 
+    def device_info(self) -> dict:
+        from dlae_tensorflow.device import device_info
+
+        return device_info()
+
+    def parameter_histograms(self, engine, batch) -> dict:
+        from dlae_tensorflow.histograms import parameter_histograms
+
+        return parameter_histograms(engine, batch)
+
     # -- models -------------------------------------------------------------------------------------
     def build_model(self, graph, placement: Placement | None = None):
         """The Keras model of ``graph``; on ``placement``, built on its device with its precision policy."""
@@ -104,6 +114,14 @@ class TensorflowBackend(Backend):
             with placement.scope():
                 out = forward(batch["x"]).numpy()
             yield names, out
+
+    # -- export ---------------------------------------------------------------------------------------
+    export_formats = ("onnx", "savedmodel")
+
+    def export_model(self, model, input_shape, fmt: str, path: str) -> dict:
+        from dlae_tensorflow.export import export_model
+
+        return export_model(model, tuple(input_shape), fmt, path)
 
 
 Backend = TensorflowBackend

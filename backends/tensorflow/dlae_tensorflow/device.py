@@ -77,3 +77,15 @@ def choose_placement(config, spatial_rank: int | None = None) -> Placement:
     if precision != "fp32":
         note = (note + "; " if note else "") + f"precision {precision} needs a GPU, using fp32"
     return Placement("/CPU:0", None, note=note)
+
+
+def device_info() -> dict:
+    """TensorFlow's and Keras' versions, its CUDA build and the GPUs it sees (Backend.device_info).
+    The memory is not asked for: TensorFlow would have to claim the GPU to tell it."""
+    build = tf.sysconfig.get_build_info()
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        found.append({"name": details.get("device_name", gpu.name), "memory_gib": None})
+    return {"framework": "TensorFlow", "version": tf.__version__, "keras": keras.__version__,
+            "cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"), "gpus": found}

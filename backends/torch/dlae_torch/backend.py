@@ -33,6 +33,16 @@ class TorchBackend(Backend):
     def seed(self, seed: int) -> None:
         torch.manual_seed(seed)
 
+    def device_info(self) -> dict:
+        from dlae_torch.device import device_info
+
+        return device_info()
+
+    def parameter_histograms(self, engine, batch) -> dict:
+        from dlae_torch.histograms import parameter_histograms
+
+        return parameter_histograms(engine, batch)
+
     # -- models -------------------------------------------------------------------------------------
     def build_model(self, graph, placement: Placement | None = None) -> torch.nn.Module:
         builders = self.implementations
@@ -109,6 +119,14 @@ class TorchBackend(Backend):
                 with placement.autocast():
                     out = model(x)
                 yield list(batch["name"]), out.float().cpu().numpy()
+
+    # -- export ---------------------------------------------------------------------------------------
+    export_formats = ("onnx", "torchscript")
+
+    def export_model(self, model, input_shape, fmt: str, path: str) -> dict:
+        from dlae_torch.export import export_model
+
+        return export_model(model, tuple(input_shape), fmt, path)
 
 
 Backend = TorchBackend

@@ -42,3 +42,15 @@ def choose_placement(config, spatial_rank: int) -> Placement:
     if precision != "fp32":
         note = (note + "; " if note else "") + f"precision {precision} needs a GPU, using fp32"
     return Placement(torch.device("cpu"), None, channels_last=False, note=note)
+
+
+def device_info() -> dict:
+    """PyTorch's version, its CUDA build and the GPUs it sees (Backend.device_info)."""
+    gpus = []
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            gpus.append({"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1)})
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"framework": "PyTorch", "version": torch.__version__, "cuda": torch.version.cuda, "cudnn": cudnn,
+            "gpus": gpus}

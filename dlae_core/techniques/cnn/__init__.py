@@ -10,6 +10,7 @@ class CNN(SupervisedTechnique):
     name = "CNN"
     doc = "Image -> class probabilities or regression vector."
     prediction_prefix = "cnn"
+    report_pictures = "labels"
 
     def check_graphs(self, config, registry, graphs: dict) -> list:
         graph = graphs["model"]

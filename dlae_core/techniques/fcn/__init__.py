@@ -12,6 +12,7 @@ class FCN(SupervisedTechnique):
     doc = "Image -> per-pixel (per-voxel) map: segmentation or regression."
     prediction_prefix = "fcn"
     map_targets = True
+    report_pictures = "maps"
 
     def check_graphs(self, config, registry, graphs: dict) -> list:
         graph = graphs["model"]

@@ -31,6 +31,7 @@ Every saved generator is a model file of the backend with graph role ``generator
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -40,11 +41,12 @@ import attrs
 import numpy as np
 
 from dlae_core.errors import TrainingError, UnsupportedSettingError
+from dlae_core.extras import install_hint, missing_modules
 from dlae_core.running.run import refuse_existing
 from dlae_core.training.history import CsvHistory
 from dlae_core.training.progress import TrainingProgress
 from dlae_core.training.schedule import LearningRateSchedule
-from dlae_core.training.tensorboard import ScalarWriter
+from dlae_core.training.tensorboard import TensorBoardLog
 from dlae_core.techniques.gan.preview import write_preview
 
 PIX2PIX_COLUMNS = ("g_loss", "g_adv", "g_l1", "d_loss", "d_real", "d_fake", "d_acc")
@@ -194,13 +196,19 @@ class GanLoop:
     def run(self, batches, *, set_epoch=None) -> GanResult:
         cfg, save = self.config.training_configurations, self.config.save_configurations
         csv = CsvHistory(save.save_csv_path) if save.save_csv_switch and save.save_csv_path else None
-        board = (ScalarWriter(save.save_tensorboard_path, fresh=True)
+        board = (TensorBoardLog(save.save_tensorboard_path, fresh=True)
                  if save.save_tensorboard_switch and save.save_tensorboard_path else None)
-        samples = self._preview_samples()
+        samples, skipped = self._preview_samples(), None
+        if samples is not None and "PIL" in missing_modules("report"):
+            # a run without the pictures extra still trains
+            samples, skipped = None, f"previews skipped (Pillow is not installed; run: {install_hint('report')})"
         history, epoch = [], -1
-        with TrainingProgress(cfg.epochs, quiet=self.quiet) as progress:
-            if self.note:
-                progress.message(f"note: {self.note}")
+        with TrainingProgress(cfg.epochs, quiet=self.quiet) as progress, contextlib.ExitStack() as stack:
+            if board is not None:
+                stack.callback(board.close)
+            for note in (self.note, skipped):
+                if note:
+                    progress.message(f"note: {note}")
             for epoch in range(cfg.epochs):
                 if set_epoch is not None:
                     set_epoch(epoch)

@@ -1,4 +1,5 @@
-"""GAN preview sheets: a tiny PNG writer (zlib + struct, no imaging library) and a grid layout.
+"""GAN preview sheets: a grid layout of channels-last images, written as PNG with Pillow (extra
+``report``; ``medical`` brings Pillow too).
 
 ``write_preview(path, rows)`` writes one PNG whose rows are lists of images (e.g. source |
 generated | target). Each image is channels-last (rows, cols[, slices], channels): a volume shows
@@ -11,21 +12,16 @@ and separated by ``gap`` white pixels.
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from dlae_core.extras import require
 from dlae_core.running.outputs import write_atomic
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GAP = 2
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -33,19 +29,16 @@ def png_bytes(image: np.ndarray) -> bytes:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"a PNG image must be uint8, not {image.dtype}")
-    if image.ndim == 2:
-        color, pixels = 0, image[:, :, None]
-    elif image.ndim == 3 and image.shape[2] == 3:
-        color, pixels = 2, image
-    else:
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
         raise ValueError(f"a PNG image must be (height, width) or (height, width, 3), not {image.shape}")
-    height, width = pixels.shape[:2]
-    if height < 1 or width < 1:
+    if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"a PNG image needs at least one pixel, got {image.shape}")
-    rows = np.concatenate([np.zeros((height, 1), np.uint8), pixels.reshape(height, -1)], axis=1)  # filter 0
-    header = struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)
-    return (PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-            + _chunk(b"IEND", b""))
+    require("report", "PNG pictures")
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image), "L" if image.ndim == 2 else "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:
@@ -55,19 +48,21 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
 
 
 def png_header(data: bytes | str | Path) -> dict:
-    """The IHDR fields of PNG bytes or a PNG file: width, height, bit_depth, color_type.
-    ValueError when the signature or the first chunk is not a valid PNG header."""
-    if not isinstance(data, (bytes, bytearray)):
-        data = Path(data).read_bytes()
-    if data[:8] != PNG_SIGNATURE:
-        raise ValueError("not a PNG file (bad signature)")
-    if len(data) < 33:
-        raise ValueError("not a PNG file (bad IHDR chunk: file too short)")
-    length, kind = struct.unpack(">I4s", data[8:16])
-    body, crc = data[16:29], data[29:33]
-    if kind != b"IHDR" or length != 13 or struct.unpack(">I", crc)[0] != zlib.crc32(kind + body) & 0xFFFFFFFF:
-        raise ValueError("not a PNG file (bad IHDR chunk)")
-    width, height, depth, color = struct.unpack(">IIBB", body[:10])
+    """width, height, bit_depth and color_type (0 grey, 2 RGB, 6 RGBA, ...) of PNG bytes or a PNG
+    file. ValueError when it is not a valid PNG."""
+    from PIL import Image, UnidentifiedImageError
+
+    source = io.BytesIO(bytes(data)) if isinstance(data, (bytes, bytearray)) else Path(data)
+    try:
+        with Image.open(source) as image:
+            if image.format != "PNG":
+                raise ValueError(f"not a PNG file ({image.format})")
+            image.load()  # decodes every chunk: a cut or corrupt file fails here
+            mode, (width, height) = image.mode, image.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"not a PNG file ({exc})") from None
+    color = {"1": 0, "L": 0, "I": 0, "I;16": 0, "P": 3, "LA": 4, "RGB": 2, "RGBA": 6}.get(mode, -1)
+    depth = {"1": 1, "I": 16, "I;16": 16}.get(mode, 8)
     return {"width": width, "height": height, "bit_depth": depth, "color_type": color}
 
 

@@ -123,6 +123,13 @@ class GAN(Technique):
         yield "optimizer", config.optimizer.gan_optimizer.optimizer, "optimizer.gan_optimizer"
         yield "optimizer", config.optimizer.discriminator_optimizer.optimizer, "optimizer.discriminator_optimizer"
 
+    def report_images(self, config) -> list:
+        """The last preview sheet (source | generated | target of validation samples)."""
+        from dlae_core.techniques.gan.loop import preview_folder
+
+        sheets = sorted(preview_folder(config).glob("epoch_*.png"), key=lambda p: int(p.stem.split("_")[1]))
+        return [("Generated samples (source | generated | target)", sheets[-1])] if sheets else []
+
     def written_outputs(self, config) -> list:
         from pathlib import Path
 
