@@ -11,7 +11,7 @@ import pytest
 
 from dlae_core.report.images import GAP, panel_scale
 from dlae_core.running.identity import config_hash
-from support import cnn_layers, fcn_layers, invoke, make_config, make_data, read_h5, save_to, train, write_config
+from support import cnn_layers, fcn_layers, invoke, make_config, make_data, read_h5, save_to, train
 from tensorboard_support import accumulator
 
 pytest.importorskip("matplotlib")
