@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import attrs
 
 from dlae_core.experiments.record import best_of, read_record, record_path
+from dlae_core.training.history import read_history_leniently
 
 __all__ = ["RunResult", "read_history", "result_of"]
 
 
 def read_history(path: str | Path) -> list[dict]:
-    """Rows of a CSV history (numbers as floats, ``epoch`` as int); [] when the file is absent."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-    out = []
-    for row in rows:
-        parsed = {}
-        for key, value in row.items():
-            try:
-                parsed[key] = float(value) if value not in ("", None) else None
-            except (TypeError, ValueError):
-                parsed[key] = value
-        if isinstance(parsed.get("epoch"), float):
-            parsed["epoch"] = int(parsed["epoch"])
-        out.append(parsed)
-    return out
+    """Rows of a CSV history (numbers as floats, ``epoch`` as int, empty cells None); [] when the file
+    is absent."""
+    return read_history_leniently(path)
 
 
 @attrs.frozen

@@ -9,7 +9,6 @@ always draws and waits.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import threading
@@ -147,20 +146,6 @@ def _pixels(path: Path) -> np.ndarray:
 
 def read_csv_history(path: Path | None) -> list[dict]:
     """The CSV history's rows as numbers (all sessions of a resumed run); [] when there is none."""
-    if path is None or not path.is_file():
-        return []
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-    out = []
-    for row in rows:
-        parsed = {}
-        for key, value in row.items():
-            try:
-                parsed[key] = float(value)
-            except (TypeError, ValueError):
-                parsed[key] = None
-        out.append(parsed)
-    return out
+    from dlae_core.training.history import read_history_leniently
+
+    return read_history_leniently(path)

@@ -91,3 +91,30 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
             return [{k: float(v) if v else math.nan for k, v in row.items()} for row in csv.DictReader(handle)]
     except (OSError, UnicodeDecodeError, csv.Error, ValueError, TypeError) as exc:
         raise _unreadable(Path(path), exc) from None
+
+
+def read_history_leniently(path: str | Path | None) -> list[dict]:
+    """The rows of a CSV history for readers that must not fail (reports, run results, sweeps):
+    numbers as floats, ``epoch`` as int, empty or unreadable cells as None; [] when there is no
+    readable file."""
+    if path is None or not Path(path).is_file():
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    out = []
+    for row in rows:
+        parsed = {key: _number_or_none(value) for key, value in row.items()}
+        if isinstance(parsed.get("epoch"), float):
+            parsed["epoch"] = int(parsed["epoch"])
+        out.append(parsed)
+    return out
+
+
+def _number_or_none(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
