@@ -81,3 +81,14 @@ def test_export_needs_a_model_and_a_format_the_backend_writes(tmp_path, backend)
     other = "savedmodel" if backend == "torch" else "torchscript"
     result = invoke("export", path, "--backend", backend, "--format", other, "-o", tmp_path / "e", expect=2)
     assert f"--format {other}: the {backend} backend exports" in result.output
+
+
+def test_a_format_the_backend_cannot_write_is_one_clear_refusal(engine, backend, tmp_path):
+    from dlae_core.errors import UnsupportedSettingError
+
+    other = {"torch": "savedmodel", "tensorflow": "torchscript"}[backend]
+    with pytest.raises(UnsupportedSettingError) as info:
+        engine.export_model(None, (8, 8, 1), other, str(tmp_path / "model"))
+    assert str(info.value) == (f"the {engine.framework} backend cannot export format {other!r}; it exports "
+                               f"{', '.join(engine.export_formats)}")
+    assert not (tmp_path / "model").exists()

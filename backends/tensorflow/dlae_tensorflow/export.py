@@ -11,18 +11,13 @@ import warnings
 
 import tensorflow as tf
 
-from dlae_core.errors import UnsupportedSettingError
 from dlae_core.medical import require
 
-FORMATS = ("onnx", "savedmodel")
 OPSET = 18
 
 
 def export_model(model, input_shape: tuple[int, ...], fmt: str, path: str) -> dict:
     """Write ``model`` to ``path`` (see Backend.export_model)."""
-    if fmt not in FORMATS:
-        raise UnsupportedSettingError(f"the TensorFlow backend cannot export format {fmt!r}; it exports "
-                                      f"{', '.join(FORMATS)}")
     spec = (tf.TensorSpec((None, *input_shape), tf.float32, name="input"),)
 
     @tf.function(input_signature=spec)

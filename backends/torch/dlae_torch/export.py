@@ -12,17 +12,12 @@ import warnings
 
 import torch
 
-from dlae_core.errors import UnsupportedSettingError
 
-FORMATS = ("onnx", "torchscript")
 OPSET = 18
 
 
 def export_model(model, input_shape: tuple[int, ...], fmt: str, path: str) -> dict:
     """Write ``model`` to ``path`` (see Backend.export_model)."""
-    if fmt not in FORMATS:
-        raise UnsupportedSettingError(f"the PyTorch backend cannot export format {fmt!r}; it exports "
-                                      f"{', '.join(FORMATS)}")
     model = model.to("cpu").eval()
     example = torch.rand(2, *input_shape)
     with _quiet(), torch.no_grad():
