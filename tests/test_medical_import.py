@@ -119,6 +119,30 @@ def test_patients_never_straddle_splits():
         assert Counter(assigned) == {"train": 36, "validation": 12, "test": 12}
 
 
+def test_a_csv_list_with_patients_and_regression_values_from_a_csv(tmp_path):
+    images, values = ["image,patient"], ["image,age,dose"]
+    for i in range(12):
+        write_png(tmp_path / "pngs" / f"p{i // 3}" / f"s{i}.png", np.full((5, 5), i, np.uint8))
+        images.append(f"pngs/p{i // 3}/s{i}.png,patient{i // 3}")  # 4 patients with 3 images each
+        values.append(f"s{i}.png,{i},{i / 10}")
+    (tmp_path / "list.csv").write_text("\n".join(images) + "\n")
+    (tmp_path / "values.csv").write_text("\n".join(values) + "\n")
+    out = tmp_path / "out"
+    dlae("data", "import", tmp_path / "list.csv", "--values", tmp_path / "values.csv", "-o", out,
+         "--split", "0.5,0.25,0.25", "--seed", "4")
+    manifest = json.loads((out / "manifest.json").read_text())
+    splits_of = {}
+    for split, entries in manifest["samples"].items():
+        xs, ys = read_h5(out / f"{split}_X.h5"), read_h5(out / f"{split}_y.h5")
+        for entry in entries:
+            i = int(xs[entry["name"]][0, 0, 0])
+            assert Path(entry["image"]).name == f"s{i}.png" and entry["patient"] == f"patient{i // 3}"
+            np.testing.assert_allclose(ys[entry["name"]], [i, i / 10])
+            splits_of.setdefault(entry["patient"], set()).add(split)
+    assert len(splits_of) == 4 and all(len(s) == 1 for s in splits_of.values())
+    assert sorted(len(e) for e in manifest["samples"].values()) == [3, 3, 6]
+
+
 def test_boxes_csv_with_resize_scales_the_boxes(tmp_path):
     for name in ("a", "b"):
         write_png(tmp_path / "img" / f"{name}.png", np.zeros((20, 40), np.uint8))

@@ -84,10 +84,6 @@ def test_round_trip_import_train_predict_writes_nifti_with_the_source_affine(tra
 
 def test_dicom_series_and_png_folders(trained, tmp_path):
     rng = np.random.default_rng(5)
-    write_dicom_series(tmp_path / "series", rng.integers(0, 300, (16, 16, 3)))
-    config = inference(trained, "unet", tmp_path / "series", "dicom", sliding_window_switch=False)
-    result = invoke("predict", config, "--predictions", tmp_path / "d.h5", expect=2)
-    assert "source 'series': a 4-D input cannot feed the model input (16, 16, 1)" in result.output
     write_dicom_series(tmp_path / "slice", rng.integers(0, 300, (16, 16, 1)))  # one slice: a 2-D image
     config = inference(trained, "unet", tmp_path / "slice", "dicom1")
     invoke("predict", config, "--predictions", tmp_path / "d.h5")
@@ -175,3 +171,62 @@ def test_sliding_window_needs_an_image_model(trained, tmp_path):
     config = inference(trained, "unet", trained / "data" / "validation_X.h5", "cnnlike")
     result = invoke("predict", config, "--predictions", tmp_path / "x.h5", "--overlap", "0.2", expect=2)
     assert "--overlap and --blending apply to sliding-window inference" in result.output
+
+
+def test_a_2d_model_predicts_a_volume_slice_by_slice_into_one_volume_on_the_source_grid(trained, tmp_path):
+    import nibabel
+
+    rng = np.random.default_rng(11)
+    volume = np.stack([blobs(rng, (16, 16))[0] for _ in range(5)], axis=2)
+    source = nibabel.Nifti1Image(volume, AFFINE)
+    source.header["descrip"] = b"dlae slice test"
+    (tmp_path / "vol").mkdir()
+    nibabel.save(source, str(tmp_path / "vol" / "v.nii.gz"))
+    result = invoke("predict", inference(trained, "unet", tmp_path / "vol", "vol"), "--predictions", tmp_path / "v.h5")
+    assert "wrote 1 predictions" in result.output and "(volumes slice by slice)" in result.output
+    got = read_h5(tmp_path / "v.h5")
+    assert list(got) == ["0"] and got["0"].shape == (16, 16, 5, 3)
+    # each slice on its own, as a 2-D image: the same values
+    for k in range(5):
+        write_nifti(tmp_path / "slices" / f"s{k}.nii.gz", volume[:, :, k:k + 1])
+    invoke("predict", inference(trained, "unet", tmp_path / "slices", "slices"), "--predictions", tmp_path / "s.h5")
+    alone = read_h5(tmp_path / "s.h5")
+    for k in range(5):
+        np.testing.assert_allclose(got["0"][:, :, k], alone[str(k)], atol=1e-6)
+    assert np.ptp(got["0"].argmax(-1)) > 0  # not a constant map: the comparison says something
+    written = nibabel.load(str(tmp_path / "v_images" / "v.nii.gz"))
+    assert written.shape == (16, 16, 5)
+    np.testing.assert_allclose(written.affine, AFFINE)
+    assert written.header.get_zooms() == source.header.get_zooms()
+    assert written.header["descrip"].tobytes().rstrip(b"\0") == b"dlae slice test"
+    np.testing.assert_array_equal(np.asarray(written.dataobj), got["0"].argmax(-1))
+    with h5py.File(tmp_path / "v.h5", "r") as handle:
+        assert handle.attrs["slice_axis"] == 2
+
+
+def test_slice_axis_chooses_the_axis_and_bad_slices_name_their_source(trained, tmp_path):
+    rng = np.random.default_rng(12)
+    volume = np.stack([blobs(rng, (16, 16))[0] for _ in range(3)], axis=0)  # (3, 16, 16): slices along axis 0
+    write_nifti(tmp_path / "vol" / "v.nii.gz", volume)
+    config = inference(trained, "unet", tmp_path / "vol", "axis0")
+    invoke("predict", config, "--predictions", tmp_path / "v.h5", "--slice-axis", "0")
+    got = read_h5(tmp_path / "v.h5")["0"]
+    assert got.shape == (3, 16, 16, 3)
+    with h5py.File(tmp_path / "plain.h5", "w") as handle:
+        for k in range(3):
+            handle.create_dataset(str(k), data=volume[k][..., None])
+    invoke("predict", inference(trained, "unet", tmp_path / "plain.h5", "plain"), "--predictions", tmp_path / "p.h5")
+    alone = read_h5(tmp_path / "p.h5")
+    for k in range(3):
+        np.testing.assert_allclose(got[k], alone[str(k)], atol=1e-6)
+    # along axis 2 the slices are 3 x 16: not the model input, said of the source and slice
+    write_dicom_series(tmp_path / "series", rng.integers(0, 300, (16, 3, 4)))
+    result = invoke("predict", inference(trained, "unet", tmp_path / "series", "bad"), "--predictions",
+                    tmp_path / "b.h5", expect=2)
+    assert "source 'series', slice 0 along axis 2:" in result.output and "(16, 3, 1)" in result.output
+    result = invoke("predict", config, "--predictions", tmp_path / "x.h5", "--slice-axis", "3", expect=2)
+    assert "--slice-axis: a volume is cut along one of its spatial axes. Expected one of 0, 1, 2. Received: 3" \
+        in result.output
+    hdf5 = inference(trained, "unet", trained / "data" / "validation_X.h5", "hdf5")
+    result = invoke("predict", hdf5, "--predictions", tmp_path / "y.h5", "--slice-axis", "1", expect=2)
+    assert "--slice-axis applies to a folder (or file) of images" in result.output

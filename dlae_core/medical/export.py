@@ -118,7 +118,8 @@ def make_sidecar(fmt, backend, technique, registry, plan, payload, info, input_s
     from dlae_core.config.parser import parse_config
 
     saved = parse_config(payload["config"], registry, source=model_path)
-    output_shape = list(plan.graphs[payload.get("graph_role", "model")].output_shape)
+    graph = plan.graphs[payload.get("graph_role", "model")]
+    output_shape = _output_shape(technique, saved, graph)
     stats = payload.get("stats")
     classes = _class_count(technique, saved, output_shape)
     if class_names is not None and classes is not None and len(class_names) != classes:
@@ -127,13 +128,25 @@ def make_sidecar(fmt, backend, technique, registry, plan, payload, info, input_s
         "format": fmt, "file": FILES[fmt], "dlae_version": __version__, "backend": backend,
         "technique": plan.technique, "graph_role": payload.get("graph_role", "model"),
         "input": {"name": info["input_name"], "shape": list(input_shape), "layout": LAYOUT, "batch": info["batch"]},
-        "output": {"name": info["output_name"], "shape": output_shape, "kind": _output_kind(technique, registry, saved)},
+        "output": {"name": info["output_name"], "shape": output_shape,
+                   "kind": _output_kind(technique, registry, saved)},
         "preprocessing": _preprocessing(saved, stats),
         "classes": {"count": classes, "names": class_names},
+        "decoding": detection_decoding(saved, graph) if technique.name == "BBD" else None,
         "config_sha256": config_hash(payload["config"]), "source_model": str(model_path),
         "check": check, "config": payload["config"],
         "stats": None if not stats else {k: np.asarray(v).tolist() for k, v in stats.items()},
     }
+
+
+def _output_shape(technique, config, graph) -> list[int]:
+    """The exported model's output shape per sample: a detector's is its heads' (N, C+5), not the
+    layer list's main path."""
+    if technique.name == "BBD":
+        from dlae_core.techniques.bbd.heads import head_specs, output_shape
+
+        return list(output_shape(head_specs(config.bbd_options, graph)))
+    return list(graph.output_shape)
 
 
 def _class_count(technique, config, output_shape: list) -> int | None:
@@ -150,10 +163,40 @@ def _output_kind(technique, registry, config) -> str:
     if technique.generates_images:
         return "image in normalized units (invert with preprocessing.target_normalization)"
     if technique.name == "BBD":
-        return "per anchor: softmax class scores (background first), then box offsets t_cx, t_cy, t_w, t_h"
+        return ("per anchor (the rows of decoding.anchors): softmax class scores (background first), then box "
+                "offsets t_cx, t_cy, t_w, t_h; decoding turns them into boxes")
     if technique.map_targets:
         return "per-pixel values" if dense else "per-pixel class scores (argmax: the label map)"
     return "values" if dense else "class scores"
+
+
+def detection_decoding(config, graph) -> dict:
+    """Everything that turns a detector's output into boxes, as ``dlae predict`` decodes it: the
+    anchors (one per output row), variances, coordinate units and the selection thresholds of the
+    training config (``dlae predict`` applies the inference config's thresholds)."""
+    from dlae_core.techniques.bbd.anchors import make_anchors, variances
+    from dlae_core.techniques.bbd.prediction import PREDICTION_VALUES
+    from dlae_core.techniques.bbd.training import DECODING_KEYS, image_hw
+
+    bbd, hw = config.bbd_options, image_hw(config)
+    normalized = bool(bbd.normalize_coordinates_switch)
+    units = "fractions of the image width (x) and height (y)" if normalized else "input pixels"
+    return {
+        "image_size": list(hw),
+        "anchors": make_anchors(bbd, hw, graph.hook_shapes()).tolist(),
+        "anchor_format": f"one row per output row: centre x, centre y, width, height in {units}",
+        "variances": variances(bbd).tolist(),
+        "normalize_coordinates": normalized,
+        **{key: getattr(bbd, key) for key in DECODING_KEYS},
+        "boxes": "with anchor (cx_a, cy_a, w_a, h_a) and variances v: cx = t_cx v0 w_a + cx_a, cy = t_cy v1 h_a + "
+                 "cy_a, w = exp(t_w v2) w_a, h = exp(t_h v3) h_a; corners (cx - w/2, cy - h/2, cx + w/2, cy + h/2)"
+                 + ("; x times the image width, y times its height" if normalized else ""),
+        "selection": "per object class c >= 1: anchors whose score is > confidence_threshold, the "
+                     "nms_maximum_output best of them (0: all), greedy non-maximum suppression dropping boxes whose "
+                     "IoU with a kept box is > iou_threshold; all classes merged by decreasing confidence and the "
+                     "top_k best kept (0: all)",
+        "rows": PREDICTION_VALUES,
+    }
 
 
 def _preprocessing(config, stats) -> dict:

@@ -27,13 +27,15 @@ FORMATS = ("nifti", "png")
 class SourceInfo:
     """What writing a prediction back needs of its source (a Volume without its voxels)."""
 
-    name: str  # the dataset name in test_X and in the predictions file
+    name: str  # the dataset name in the predictions file
     key: str  # the source's relative name without extension
     kind: str
     affine: np.ndarray
     rank: int
     source_shape: tuple[int, ...]
     header: object = None
+    parts: tuple[str, ...] = ()  # its datasets in test_X: the source whole, or its slices in order
+    slice_axis: int | None = None  # the axis a volume was cut along for a 2-D model (dlae_core.medical.slicing)
 
 
 def images_folder(predictions: Path) -> Path:
