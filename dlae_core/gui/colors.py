@@ -1,5 +1,7 @@
 """Images for the prediction samples, as RGB float arrays in 0..255 (numpy only): an input in grey,
-a class map over it, boxes on it. A volume is shown by its middle slice."""
+a class map over it, boxes on it. A volume is shown by its middle slice. Pictures are enlarged by an
+integer ``scale`` (nearest neighbour) before boxes are drawn, so a box edge lies on the pixel
+boundary it names at any size."""
 
 from __future__ import annotations
 
@@ -42,21 +44,39 @@ def label_overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> 
     return out
 
 
-def _rectangle(out: np.ndarray, box, colour) -> None:
-    rows, cols = out.shape[:2]
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, x1 = np.clip([x0, x1], 0, cols - 1)
-    y0, y1 = np.clip([y0, y1], 0, rows - 1)
-    out[y0, x0:x1 + 1] = out[y1, x0:x1 + 1] = colour
-    out[y0:y1 + 1, x0] = out[y0:y1 + 1, x1] = colour
+def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
+    """``image`` (rows, cols, ...) with every pixel repeated ``scale`` times along both axes."""
+    image = np.asarray(image)
+    return image if scale == 1 else image.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-def boxes_image(image: np.ndarray, truth: np.ndarray | None, detections: np.ndarray) -> np.ndarray:
-    """The input with the true boxes ``[class, xmin, ymin, xmax, ymax]`` in green and the detections
-    ``[class, confidence, xmin, ymin, xmax, ymax]`` in red (pixel coordinates)."""
-    out = grey(image)
+def box_edges(box, scale: int, shape: tuple) -> tuple[int, int, int, int]:
+    """The first and last pixel columns and rows ``(x0, y0, x1, y1)`` of the box ``(xmin, ymin, xmax,
+    ymax)`` (input pixels, corners on pixel boundaries: pixel i spans i..i+1) in a picture of
+    ``shape`` enlarged ``scale`` times, clipped to the picture."""
+    rows, cols = shape[:2]
+    xmin, ymin, xmax, ymax = (float(v) * scale for v in box)
+    x0, y0 = int(np.clip(round(xmin), 0, cols - 1)), int(np.clip(round(ymin), 0, rows - 1))
+    x1, y1 = int(np.clip(round(xmax) - 1, x0, cols - 1)), int(np.clip(round(ymax) - 1, y0, rows - 1))
+    return x0, y0, x1, y1
+
+
+def _rectangle(out: np.ndarray, box, colour, scale: int) -> None:
+    x0, y0, x1, y1 = box_edges(box, scale, out.shape)
+    width = max(1, scale // 3)  # lines of about a third of an input pixel, inside the box
+    out[y0:min(y0 + width, y1 + 1), x0:x1 + 1] = colour
+    out[max(y1 - width + 1, y0):y1 + 1, x0:x1 + 1] = colour
+    out[y0:y1 + 1, x0:min(x0 + width, x1 + 1)] = colour
+    out[y0:y1 + 1, max(x1 - width + 1, x0):x1 + 1] = colour
+
+
+def boxes_image(image: np.ndarray, truth: np.ndarray | None, detections: np.ndarray, scale: int = 1) -> np.ndarray:
+    """The input enlarged ``scale`` times with the true boxes ``[class, xmin, ymin, xmax, ymax]`` in
+    green and the detections ``[class, confidence, xmin, ymin, xmax, ymax]`` in red, both in input
+    pixels (what ``dlae predict`` writes and detection targets hold)."""
+    out = enlarge(grey(image), scale)
     for row in truth if truth is not None else ():
-        _rectangle(out, row[1:5], TRUTH)
+        _rectangle(out, row[1:5], TRUTH, scale)
     for row in np.asarray(detections).reshape(-1, 6):
-        _rectangle(out, row[2:6], PREDICTED)
+        _rectangle(out, row[2:6], PREDICTED, scale)
     return out

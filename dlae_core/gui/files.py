@@ -1,5 +1,5 @@
 """The page's files: configs saved in either value form, folders listed for the path picker, the
-images a run writes, and CLI commands run on the page's config (``dlae check``)."""
+images a run writes, the TensorBoard folder, and CLI commands run on the page's config (``dlae check``)."""
 
 from __future__ import annotations
 
@@ -94,6 +94,18 @@ def image_path(path: str, config_path: str, registry) -> Path:
     if not target.is_file():
         raise KeyError(path)
     return target
+
+
+def tensorboard_folder(page: dict, folder: Path, registry) -> Path:
+    """The TensorBoard log folder of the page's config (relative paths from ``folder``)."""
+    from dlae_core.errors import ConfigError
+    from dlae_core.gui.tensorboard import log_folder
+    from dlae_core.running.paths import resolve_relative_paths
+
+    config, problems = editing.parse_page(page, registry, str(Path(folder) / "config.json"))
+    if config is None:
+        raise ConfigError(problems)
+    return log_folder(resolve_relative_paths(config, folder))
 
 
 def run_cli_on_page(args: list[str], page: dict, folder: Path, registry, path: str | None) -> dict:

@@ -2,7 +2,8 @@
 
 Every request is checked by :mod:`.security` before it is routed. User errors (a DlaeError) are
 answered 400 with the CLI's own lines; an unknown run is 404. The routes are thin: the work is
-done by :mod:`.describe`, :mod:`.editing`, :mod:`.files`, :mod:`.runs` and the CLI's modules.
+done by :mod:`.describe`, :mod:`.editing`, :mod:`.files`, :mod:`.runs`, :mod:`.tensorboard` and the
+CLI's modules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dlae_core.gui import catalog, editing, files
 from dlae_core.gui.describe import describe
 from dlae_core.gui.runs import RunStore
 from dlae_core.gui.security import refusal
+from dlae_core.gui.tensorboard import TensorBoards
 
 STATIC = Path(__file__).parent / "static"
 
@@ -27,6 +29,7 @@ class Session:
     def __init__(self, registry, state_dir: Path, config_path: str | None, workdir: Path):
         self.registry, self.workdir = registry, workdir
         self.runs = RunStore(state_dir)
+        self.tensorboards = TensorBoards(state_dir)
         self.config_path = str(Path(config_path).resolve()) if config_path else None
 
 
@@ -137,6 +140,12 @@ def create_app(session: Session, token: str, hosts: set[str]) -> Flask:
         data = _body()
         return jsonify(files.run_cli_on_page(["check"], data["config"], _folder(data, session), session.registry,
                                              data.get("path")))
+
+    @app.post(prefix + "/api/tensorboard")
+    def api_tensorboard():
+        data = _body()
+        logdir = files.tensorboard_folder(data["config"], _folder(data, session), session.registry)
+        return jsonify(url=session.tensorboards.open(logdir), logdir=str(logdir))
 
     _run_routes(app, prefix, session)
     return app

@@ -4,11 +4,14 @@ skipped without it).
 * ``gui_registry`` -- the installed registry (plugins included: their layers must appear in the page);
 * ``client`` -- ``client(config_path=None, workdir=tmp_path)``: a Flask test client of a server
   with token ``TOKEN`` on 127.0.0.1:5000, and the prefix of its URLs as ``client.prefix``;
-* ``fcn_example`` -- a folder holding ``dlae example fcn`` (config and generated data), one per session.
+* ``fcn_example`` -- a folder holding ``dlae example fcn`` (config and generated data), one per session;
+* ``small_example(name, folder, n=8, **sections)`` -- ``dlae example NAME`` with ``n`` training samples
+  (and max(2, n // 4) validation ones), each section's keys updated from ``sections``; its config path.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,23 @@ def fcn_example(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("gui-fcn")
     write_example("fcn", folder, overwrite=False)
     return folder
+
+
+def write_small_example(name: str, folder: Path, n: int = 8, **sections: dict) -> Path:
+    """``dlae example NAME FOLDER`` with ``n`` training samples, each section's keys updated."""
+    from dlae_core.cli.example_commands import EXAMPLES, write_example
+    from dlae_core.data.synthetic import write_example_data
+
+    config_path = write_example(name, folder, overwrite=False)
+    raw = json.loads(config_path.read_text())
+    write_example_data(folder / "data", EXAMPLES[name][1], n=n, size=raw["config_file"]["input_shape"][0], seed=0,
+                       overwrite=True)
+    for section, keys in sections.items():
+        raw.setdefault(section, {}).update(keys)
+    config_path.write_text(json.dumps(raw, indent=1))
+    return config_path
+
+
+@pytest.fixture
+def small_example():
+    return write_small_example

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import urllib.error
@@ -80,6 +81,38 @@ def test_a_served_page_answers_only_with_its_token(tmp_path, gui_registry):
         assert refused.value.code == 403
     finally:
         server.shutdown()
+
+
+def test_dlae_gui_prints_its_address_on_one_line_and_stops_on_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "dlae_core.cli.main", "gui", "--no-browser", "--state-dir", str(tmp_path)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline().strip()
+        prefix, url = line.rsplit(" ", 1)
+        assert prefix == "dlae gui:" and url.startswith("http://127.0.0.1:") and "/t/" in url
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert b'<script type="module" src="static/app.js">' in page.read()
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+        assert "stopped (runs started from the page go on" in server.stdout.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_the_page_needs_nothing_from_the_network():
+    from dlae_core.gui.server import STATIC
+
+    svg_namespace = "http://www.w3.org/2000/svg"  # a name, not an address the browser loads
+    for path in STATIC.iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert re.findall(r"(?:https?:)?//[\w.-]+\.\w+/", text.replace(svg_namespace, "")) == [], path.name
+        assert "@import" not in text and "@font-face" not in text, path.name
 
 
 def test_gui_command_is_registered():
@@ -168,6 +201,43 @@ def test_validate_with_data_names_the_missing_file(client, fcn_example, tmp_path
     assert "unknown backend 'nope'" in unknown["problems"][0]["line"]
 
 
+# -- dlae check from the page ------------------------------------------------------------------------
+def test_dlae_check_compares_the_backends_on_the_pages_config(client, gui_registry, fcn_example):
+    if any(gui_registry.backends[name].missing() for name in ("torch", "tensorflow")):
+        pytest.skip("dlae check needs torch and tensorflow")
+    c = client()
+    path = fcn_example / "config.json"
+    page = _page(c, path)
+    report = _post(c, "api/check", {"config": page, "path": str(path)}).get_json()["inspect"]
+    counts = f"{report['trainable_params']:,} / {report['non_trainable_params']:,}"
+    answer = _post(c, "api/parity", {"config": page, "path": str(path)}).get_json()
+    assert answer["exit_code"] == 0, answer["output"]
+    assert answer["command"] == f"dlae check {path}"
+    lines = answer["output"].splitlines()
+    rows = {line.split()[1]: line for line in lines if line.startswith("│")}
+    assert rows["parameters"].count(counts) == 3  # torch, tensorflow, and what dlae inspect expects
+    assert rows["output"].count("(16, 16, 3)") == 3 and rows["outputs"].rstrip(" │").endswith("ok")
+    assert "parity ok: torch and tensorflow agree within 0.0001" in lines
+    assert not list(fcn_example.glob(".dlae-gui-*"))  # the page's config was written beside it, then removed
+
+
+def test_dlae_check_from_the_page_says_what_is_wrong_with_its_config(client, fcn_example):
+    c = client()
+    path = fcn_example / "config.json"
+    page = _page(c, path)
+    layers = page["layers"]["serial_layer_list"]
+    del layers[layers.index("Outer skip target:concatenate") - 2]  # a shape error: dlae check refuses it
+    answer = _post(c, "api/parity", {"config": page, "path": str(path)}).get_json()
+    assert answer["exit_code"] == 2
+    [line] = answer["output"].splitlines()
+    assert line.startswith("error: layers.serial_layer_list[") and "concatenate needs equal spatial shapes" in line
+    assert ".dlae-gui-" not in answer["output"]
+    page["training_configurations"]["batch_size"] = "zero"  # a value that does not parse: not run at all
+    refused = _post(c, "api/parity", {"config": page, "path": str(path)})
+    assert refused.status_code == 400
+    assert refused.get_json()["problems"][0]["where"] == "training_configurations.batch_size"
+
+
 # -- files -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("form", ["typed", "legacy"])
 def test_a_saved_config_is_the_loaded_one_in_either_form(client, gui_registry, fcn_example, tmp_path, form):
@@ -242,6 +312,12 @@ def test_new_configs_from_the_catalog_an_example_or_nothing(client, tmp_path):
     assert bad.status_code == 400 and "--input-shape" in bad.get_json()["error"][0]
     example = _post(c, "api/examples", {"name": "cnn", "folder": str(tmp_path / "cnn")}).get_json()
     assert Path(example["path"]).is_file() and (tmp_path / "cnn" / "data").is_dir()
+    encoder = _post(c, "api/prebuilt", {"name": "resnet50_unet", "input_shape": "(64, 64, 1)", "classes": 3}).get_json()
+    checked = _post(c, "api/check", {"config": encoder["config"]}).get_json()
+    assert checked["ok"], checked["problems"]
+    [network] = [row for row in checked["inspect"]["layers"] if row["op"] == "network"]  # the pretrained encoder
+    assert network["output_shape"] == [2, 2, 2048] and network["type"].startswith("pretrained network")
+    assert checked["inspect"]["models"]["model"]["output_shape"] == [64, 64, 3]
     new = _post(c, "api/new", {"technique": "GAN"}).get_json()["config"]
     assert new["layers"]["generator_layer_list"] == ["Input:(64, 64, 1)"]
 

@@ -101,23 +101,34 @@ async function save({as = false} = {}) {
   return true;
 }
 
+// what the last Validate or dlae check printed: kept when the tab is left (dlae check takes a while)
+let checkOutput = "";
+
 function renderCheckTab(root) {
-  const output = element("pre", {id: "check-output", class: "log"});
+  const output = element("pre", {id: "check-output", class: "log", text: checkOutput});
+  const show = (text) => {  // into the tab as it is now: it may have been drawn again meanwhile
+    checkOutput = text;
+    const shown = document.getElementById("check-output");
+    if (shown) shown.textContent = text;
+  };
   const backend = element("select", {id: "check-backend"}, [element("option", {value: "", text: "no backend"}),
     ...state.info.backends.filter((b) => b.installed).map((b) => element("option", {value: b.name, text: b.name}))]);
   const validate = element("button", {type: "button", id: "validate-button", text: "Validate (dlae validate, with the data files)"});
   validate.addEventListener("click", async () => {
-    output.textContent = "checking…";
+    show("checking…");
     const answer = await api("check", {config: state.config, path: state.path, data: true, backend: backend.value});
-    output.textContent = answer.ok ? `OK: ${answer.summary}` : answer.problems.map((p) => `error: ${p.line}`).join("\n");
+    show(answer.ok ? `OK: ${answer.summary}` : answer.problems.map((p) => `error: ${p.line}`).join("\n"));
   });
   const parity = element("button", {type: "button", id: "parity-button", text: "Compare backends (dlae check)"});
+  const installedCount = state.info.backends.filter((b) => b.installed).length;
+  parity.disabled = installedCount < 2;  // dlae check compares two installed backends
+  if (parity.disabled) parity.title = "dlae check needs two installed backends";
   parity.addEventListener("click", async () => {
-    output.textContent = "running dlae check (builds the model on both backends)…";
+    show("running dlae check (builds the model on both backends)…");
     try {
       const answer = await api("parity", {config: state.config, path: state.path});
-      output.textContent = `$ ${answer.command}\n${answer.output}\nexit ${answer.exit_code}`;
-    } catch (error) { output.textContent = error.message; }
+      show(`$ ${answer.command}\n${answer.output}\nexit ${answer.exit_code}`);
+    } catch (error) { show(error.message); }
   });
   const installed = state.info.backends.map((b) => `${b.name}: ${b.installed ? "installed" : "not installed (needs " + b.missing.join(", ") + ")"}`);
   root.replaceChildren(element("p", {id: "backend-list", text: "Backends — " + installed.join("; ")}),

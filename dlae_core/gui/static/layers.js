@@ -1,6 +1,7 @@
 // The layer-list editor: one list at a time (serial, generator, discriminator); select a layer,
 // edit its parameters (a form from its registered parameters, so plugin layers work), add a layer
-// after it, duplicate, move or delete it. Layers are held as layer strings ("Type:p1:p2:...").
+// after it, duplicate, move or delete it, or clear the whole list. Layers are held as layer strings
+// ("Type:p1:p2:...").
 import {changed, state} from "./state.js";
 import {element, makeWidget} from "./widgets.js";
 import {configFolder} from "./sections.js";
@@ -88,6 +89,10 @@ function toolbar(selected) {
     button("Move down", "move-down", () => edit((l) => l.splice(selected + 1, 0, ...l.splice(selected, 1)), selected + 1),
            none || selected >= list.length - 1),
     button("Delete", "delete-layer", () => edit((l) => l.splice(selected, 1), Math.max(0, Math.min(selected, list.length - 2))), none),
+    // the original's Tools menu: delete a whole list (asked first, as it kept it apart to avoid accidents)
+    button("Clear list…", "clear-list", () => {
+      if (confirm(`Delete all ${list.length} layers of ${state.list}?`)) edit((l) => l.splice(0, l.length));
+    }, list.length === 0),
   ]);
 }
 
@@ -159,7 +164,9 @@ export function renderLayerEditor(root) {
   listPicker();
   const list = currentList();
   let selected = state.selected[state.list];
-  if (selected !== undefined && selected >= list.length) selected = state.selected[state.list] = list.length - 1;
+  if (selected !== undefined && selected >= list.length) {  // an emptied list has no selection
+    selected = state.selected[state.list] = list.length ? list.length - 1 : undefined;
+  }
   const items = element("ol", {id: "layer-list", start: 0}, list.map((e, i) => layerItem(e, i, selected)));
   root.replaceChildren(toolbar(selected), items, parameterForm(selected));
   items.querySelector(".selected")?.scrollIntoView({block: "nearest"});

@@ -1,7 +1,7 @@
 // Runs: save and start `dlae run` as a process of its own (closing the page does not stop it;
 // the list finds it again), follow its log, draw the loss and metric curves per epoch, show GAN
-// previews and prediction samples as they are written, the error lines, and a stop button (the run
-// ends as Ctrl-C ends it, keeping its last checkpoint).
+// previews and prediction samples as they are written, the error lines, a stop button (the run
+// ends as Ctrl-C ends it, keeping its last checkpoint) and TensorBoard on the config's log folder.
 import {api, query} from "./api.js";
 import {state} from "./state.js";
 import {element} from "./widgets.js";
@@ -61,7 +61,8 @@ async function poll() {
   } else refreshList();
 }
 
-function imageUrl(path, run) { return `api/image?${query({path, config: run.config})}`; }
+// the run's id in the address: a later run's images of the same name are not taken from the cache
+function imageUrl(path, run) { return `api/image?${query({path, config: run.config, run: run.id})}`; }
 
 function showRun(run) {
   const last = run.epochs[run.epochs.length - 1];
@@ -86,20 +87,60 @@ function showRun(run) {
   showImages(run);
 }
 
+const MAX_LISTED_BOXES = 6;
+
+function boxText(box) {  // [class, confidence, xmin, ymin, xmax, ymax] in input pixels
+  const [c, confidence, ...corners] = box;
+  const [x0, y0, x1, y1] = corners.map((v) => v.toFixed(1));
+  return `class ${c} ${(100 * confidence).toFixed(0)}% at (${x0}, ${y0})–(${x1}, ${y1})`;
+}
+
+// What samples.json says of one sample, in words (the image shows the rest).
+function sampleCaption(info) {
+  const head = `sample ${info.name}: `;
+  if (info.probabilities) {
+    return head + info.probabilities.map((p, c) => `${c}: ${(100 * p).toFixed(1)}%`).join(", ") +
+      (info.target !== undefined ? ` (true class ${info.target})` : "");
+  }
+  if (info.values) {
+    return head + "output " + info.values.map((v) => v.toPrecision(4)).join(", ") +
+      (info.target_values ? ` (target ${info.target_values.map((v) => v.toPrecision(4)).join(", ")})` : "");
+  }
+  if (info.boxes) {
+    const listed = info.boxes.detections.slice(0, MAX_LISTED_BOXES).map(boxText);
+    const more = info.boxes.detections.length > listed.length ? `; ${info.boxes.detections.length - listed.length} more` : "";
+    return head + `${info.boxes.truth.length} true boxes (green), ${info.detections} detections (red)` +
+      (listed.length ? ": " + listed.join("; ") + more : "");
+  }
+  return head + info.panels.join(" | ");
+}
+
 function showImages(run) {
   const box = document.getElementById("run-images");
   const samples = Object.fromEntries((run.samples?.samples || []).map((s) => [s.image, s]));
-  const shown = [...box.querySelectorAll("figure")].map((f) => f.dataset.path).join("|");
-  if (shown === run.images.join("|")) return;  // unchanged: keep the loaded images
+  // the images and samples.json (written after its images: captions come when it does)
+  const key = `${run.id}#${run.samples?.samples?.length || 0}#` + run.images.join("|");
+  if (box.dataset.key === key) return;  // unchanged: keep the loaded images
+  box.dataset.key = key;
   box.replaceChildren(...run.images.map((path) => {
     const info = samples[path];
-    const caption = info?.probabilities
-      ? `sample ${info.name}: ` + info.probabilities.map((p, c) => `${c}: ${(100 * p).toFixed(1)}%`).join(", ") +
-        (info.target !== undefined ? ` (true class ${info.target})` : "")
-      : info ? `sample ${info.name}: ${info.panels.join(" | ")}` : path.split("/").slice(-2).join("/");
+    const caption = info ? sampleCaption(info) : path.split("/").slice(-2).join("/");
     return element("figure", {"data-path": path, class: info ? "sample" : "preview"},
                    [element("img", {src: imageUrl(path, run), alt: caption}), element("figcaption", {text: caption})]);
   }));
+}
+
+// TensorBoard on the config's log folder (started by the server on 127.0.0.1; a link, and a new tab
+// where the browser lets the page open one).
+async function openTensorBoard() {
+  const box = document.getElementById("tensorboard");
+  box.replaceChildren("starting TensorBoard…");
+  try {
+    const answer = await api("tensorboard", {config: state.config, path: state.path});
+    box.replaceChildren(`TensorBoard of ${answer.logdir}: `,
+                        element("a", {href: answer.url, target: "_blank", rel: "noopener", id: "tensorboard-link", text: answer.url}));
+    window.open(answer.url, "_blank", "noopener");
+  } catch (error) { box.replaceChildren(element("span", {class: "problem", text: error.message})); }
 }
 
 async function stopRun() {
@@ -117,10 +158,13 @@ export function renderRuns(root, save) {
   const stop = element("button", {type: "button", id: "run-stop", text: "Stop"});
   stop.disabled = true;
   stop.addEventListener("click", stopRun);
+  const board = element("button", {type: "button", id: "tensorboard-button", text: "TensorBoard",
+                                   title: "open TensorBoard on save_configurations.save_tensorboard_path"});
+  board.addEventListener("click", openTensorBoard);
   root.replaceChildren(
     element("div", {class: "toolbar"}, [element("label", {text: "backend "}), backends,
-      element("label", {}, [element("input", {type: "checkbox", id: "run-overwrite"}), " overwrite outputs"]), start, stop]),
-    element("div", {id: "run-message", class: "problem"}),
+      element("label", {}, [element("input", {type: "checkbox", id: "run-overwrite"}), " overwrite outputs"]), start, stop, board]),
+    element("div", {id: "run-message", class: "problem"}), element("div", {id: "tensorboard"}),
     element("h3", {text: "Runs (they go on when the page is closed)"}), element("ul", {id: "run-list"}),
     element("div", {id: "run-state"}), element("progress", {id: "run-progress", value: 0, max: 1}),
     element("div", {id: "run-charts"}), element("div", {id: "run-images"}),
