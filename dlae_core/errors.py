@@ -118,6 +118,10 @@ class TrainingError(BackendError):
     """Training started but cannot go on (a non-finite loss)."""
 
 
+class DistributedError(BackendError):
+    """The processes of a data-parallel run cannot go on together (one failed or was killed)."""
+
+
 class WeightExchangeError(BackendError):
     """Weights in the canonical layout do not fit a model (dlae check, the contract tests)."""
 

@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "gui": (("flask",), "dlae gui"),
     "medical": (("nibabel", "pydicom", "PIL"), "dlae data import, images written back"),
     "export": (("onnx", "onnxruntime"), "dlae export, predicting with exported models"),
+    "mlflow": (("mlflow",), "dlae run --mlflow URI: the session logged to MLflow"),
 }
 
 

@@ -414,10 +414,9 @@ def test_gan_needs_a_gan_loss(registry, minimal_typed_config):
                      "Received: 'mean_absolute_error'."]
 
 
-def test_gan_runs_on_one_device(registry, minimal_typed_config):
-    lines = _problems(registry, _gan_config(minimal_typed_config, training_configurations={"number_of_gpus": 2}))
-    assert lines == ["training_configurations.number_of_gpus: GAN training runs on one device. Expected 1. "
-                     "Received: 2."]
+def test_gan_trains_data_parallel_too(registry, minimal_typed_config):
+    raw = _gan_config(minimal_typed_config, training_configurations={"number_of_gpus": 2})
+    assert plan_model(parse_config(raw, registry), registry).technique == "GAN"
 
 
 @pytest.mark.parametrize("loss,technique", [("ssd", "CNN"), ("tversky", "CNN"), ("pix2pix", "CNN")])

@@ -37,7 +37,9 @@ def test_the_record_goes_beside_the_first_output(registry, minimal_typed_config,
     assert record_path(nothing.config) is None
 
 
-def test_a_finished_session_is_recorded_with_first_and_last_line(registry, minimal_typed_config, tmp_path):
+def test_a_finished_session_is_recorded_with_first_and_last_line(registry, minimal_typed_config, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")  # the GPU this run was given (dlae sweep --jobs)
     run = _run(registry, minimal_typed_config, tmp_path)
     record = RunRecord.begin(run, tmp_path / "config.json", argv=["dlae", "run", "config.json", "--quiet"])
     record.describe_device(_backend())
@@ -50,7 +52,8 @@ def test_a_finished_session_is_recorded_with_first_and_last_line(registry, minim
     assert data["status"] == "finished" and data["exit_code"] == 0
     assert data["hash"] == config_hash(run.config, registry) and data["command"] == "dlae run config.json --quiet"
     assert data["config"]["config_file"]["model_signal"] == "CNN" and data["seed"] == run.config.augmentation.random_seed
-    assert data["device"] == {"framework": "PyTorch", "version": "9", "cuda": None, "gpus": [], "used": "cpu"}
+    assert data["device"] == {"framework": "PyTorch", "version": "9", "cuda": None, "gpus": [], "used": "cpu",
+                              "cuda_visible_devices": "3"}
     assert data["versions"]["PyTorch"] == "9" and data["versions"]["dlae"]
     assert data["history"] == [{"epoch": 0, "loss": 1.0}, {"epoch": 1, "loss": 0.5}]
     assert data["best"] == {"metric": "loss", "value": 0.5, "epoch": 1}
@@ -102,3 +105,46 @@ def test_a_resumed_session_keeps_the_earlier_ones(registry, minimal_typed_config
     data = json.loads(again.path.read_text())
     assert [item["epochs_run"] for item in data["previous"]] == [2]
     assert data["history"] == [{"epoch": 2, "loss": 0.8}]
+
+
+def _inference_run(registry, minimal_typed_config, predictions=None):
+    config = parse_config(minimal_typed_config(config_file={"type_signal": "Inference"}), registry)
+    return types.SimpleNamespace(config=config, registry=registry,
+                                 options=RunOptions(backend="torch", predictions=predictions))
+
+
+def test_an_inference_session_is_recorded_beside_its_predictions(registry, minimal_typed_config, tmp_path):
+    run = _inference_run(registry, minimal_typed_config)
+    record = RunRecord.begin_inference(run, tmp_path / "c.json", argv=[])
+    assert record.path is None  # the default predictions name is chosen by the session
+    seen, lines = [], []
+    record.at_end.append(lambda r: seen.append((r.report_folder, r.data["status"])))
+    predictions = tmp_path / "cnn_predictions.h5"
+    with record.inference_session(lines.append) as session:
+        predictions.write_bytes(b"")
+        session.written(predictions, 7)
+    path = tmp_path / "cnn_predictions.h5.run.json"
+    assert lines == [f"run record: {path}"] and seen == [(tmp_path / "cnn_predictions.h5.report", "finished")]
+    data = read_record(path)
+    assert (data["session"], data["status"], data["predicted"]) == ("Inference", "finished", 7)
+    assert data["predictions"] == str(predictions.resolve()) and data["hash"] == config_hash(run.config, registry)
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_a_failed_inference_is_recorded_only_beside_a_named_file(registry, minimal_typed_config, tmp_path, given):
+    predictions = tmp_path / "p.h5"
+    run = _inference_run(registry, minimal_typed_config, str(predictions) if given else None)
+    lines = []
+    with pytest.raises(TrainingError):
+        with RunRecord.begin_inference(run, tmp_path / "c.json", argv=[]).inference_session(lines.append):
+            raise TrainingError("the model file cannot be read")
+    records = list(tmp_path.glob("*.run.json"))
+    if given:
+        assert records == [tmp_path / "p.h5.run.json"] and lines == [f"run record: {records[0]}"]
+        assert read_record(records[0])["status"] == "failed"
+    else:
+        assert records == [] and lines == []
+    with pytest.raises(OutputExistsError):  # refused before it ran: nothing written, even beside a named file
+        with RunRecord.begin_inference(run, tmp_path / "c.json", argv=[]).inference_session():
+            raise OutputExistsError("the predictions file exists")
+    assert list(tmp_path.glob("*.run.json")) == records

@@ -51,23 +51,24 @@ def test_bad_sweep_files_stop_before_any_trial(folder, keys, line):
 
 
 def test_grid_sweep_with_a_failing_trial_status_and_run_folders(folder):
-    # two GPUs pass every check but cannot train (multi-GPU training is refused): that trial fails, the
-    # sweep goes on
-    sweep = write_sweep(folder, search="grid", parameters={"training_configurations.number_of_gpus": [1, 2]})
+    # a learning rate of 1e30 passes every check, but the loss becomes NaN in the first epoch: that trial
+    # fails, the sweep goes on
+    sweep = write_sweep(folder, search="grid", parameters={"learning_rate_schedule.learning_rate": [0.003, 1e30]})
     out = folder / "out"
     result = dlae("sweep", sweep, "-o", out)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done: 2 of 2 trials finished" in result.stdout
     rows = read_trials(out)
-    assert [(r["number"], r["state"], r["training_configurations.number_of_gpus"]) for r in rows] == \
-        [("0", "complete", "1"), ("1", "failed", "2")]
+    assert [(r["number"], r["state"], float(r["learning_rate_schedule.learning_rate"])) for r in rows] == \
+        [("0", "complete", 0.003), ("1", "failed", 1e30)]
     assert float(rows[0]["val_loss"]) > 0 and rows[1]["val_loss"] == ""
-    assert "multi-GPU training is not available" in rows[1]["error"]
+    assert rows[1]["error"].startswith("error: the loss became nan") and "(exit code 2;" in rows[1]["error"]
+    assert "trial 1 failed (learning_rate_schedule.learning_rate=1e+30): error: the loss became nan" in result.stdout
     run = out / "runs" / rows[0]["run"].rsplit("/", 1)[-1]
     record = json.loads((run / "model.pt.run.json").read_text())
     assert record["status"] == "finished" and run.name == record["hash"]
     assert {"config.json", "history.csv", "model.pt", "trial.log"} <= {p.name for p in run.iterdir()}
-    assert json.loads((run / "config.json").read_text())["training_configurations"]["number_of_gpus"] == 1
+    assert json.loads((run / "config.json").read_text())["learning_rate_schedule"]["learning_rate"] == 0.003
     # the same hash as a plain dlae run of that config would record
     import dlae_core.experiments as dlae_api
 
@@ -80,7 +81,7 @@ def test_grid_sweep_with_a_failing_trial_status_and_run_folders(folder):
     status = dlae("sweep", sweep, "-o", out, "--status")
     assert status.returncode == 0, status.stderr
     assert {"results.csv", "objective.png", "parameters.png"} <= {p.name for p in out.iterdir()}
-    assert (out / "results.csv").read_text().splitlines()[1].startswith("0,complete,1,")
+    assert (out / "results.csv").read_text().splitlines()[1].startswith("0,complete,0.003,")
     listing = CliRunner().invoke(cli, ["runs", str(out)])
     assert listing.exit_code == 0 and run.name in listing.output and "finished" in listing.output
 

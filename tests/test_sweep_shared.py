@@ -78,6 +78,27 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
     assert json.loads((run / "model.pt.run.json").read_text())["status"] == "finished"
 
 
+def test_ctrl_c_mid_trial_queues_it_again_at_once(tmp_path):
+    write_base(tmp_path, epochs=20)  # far more epochs than run before the signal lands
+    sweep = write_sweep(tmp_path, search="grid", parameters={"learning_rate_schedule.learning_rate": RATES[:1]})
+    out = tmp_path / "out"
+    process = start("sweep", sweep, "-o", out)
+    run = _wait_for_epoch(out, process)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    assert "interrupted; finished trials are kept: run the same command again to continue" in output
+    import json
+
+    assert json.loads((run / "model.pt.run.json").read_text())["status"] == "interrupted"
+    # the stopped trial is failed as interrupted (no error) and its values are queued again, without
+    # waiting for a heartbeat to go stale: the next run of the command takes it first
+    trials = _study(out).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert "error" not in trials[0].user_attrs and trials[1].params == trials[0].params
+    assert [(r["number"], r["state"]) for r in read_trials(out)] == [("1", "queued")]
+
+
 def _two_processes(commands: list[list], timeout: float = 400) -> list[str]:
     processes = [start(*command) for command in commands]
     outputs = [process.communicate(timeout=timeout)[0] for process in processes]

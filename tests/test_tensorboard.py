@@ -45,3 +45,37 @@ def test_without_the_extra_one_line_names_the_install(tmp_path, monkeypatch):
     monkeypatch.setattr(extras, "_installed", lambda module: module != "tensorboardX")
     with pytest.raises(MissingExtraError, match=r'tensorboardX.*pip install "dlae\[report\]"'):
         TensorBoardLog(tmp_path)
+
+
+def test_the_model_graph_is_read_back_and_a_failing_tracer_is_one_note(tmp_path):
+    import types
+
+    from tensorboardX.proto.graph_pb2 import GraphDef
+    from tensorboardX.proto.node_def_pb2 import NodeDef
+
+    from dlae_core.training.tensorboard import write_model_graph
+
+    graph = GraphDef(node=[NodeDef(name="input_0", op="IO Node"),
+                           NodeDef(name="dense_1/linear_1", op="aten::linear", input=["input_0"])])
+    seen = []
+
+    def model_graph(model, shapes, placement):
+        seen.append((model, shapes, placement))
+        return graph.SerializeToString()
+
+    engine = types.SimpleNamespace(model="m", placement="p", graph=types.SimpleNamespace(input_shapes=[[4, 4, 1]]),
+                                   backend=types.SimpleNamespace(model_graph=model_graph))
+    with TensorBoardLog(tmp_path / "tb") as board:
+        assert write_model_graph(board, engine) is None
+    assert seen == [("m", [(4, 4, 1)], "p")]
+    read = accumulator(tmp_path / "tb").Graph()
+    assert [(n.name, n.op, list(n.input)) for n in read.node] == [("input_0", "IO Node", []),
+                                                                  ("dense_1/linear_1", "aten::linear", ["input_0"])]
+
+    def untraceable(model, shapes, placement):
+        raise RuntimeError("cannot trace a data-dependent branch\ndetails")
+
+    engine.backend = types.SimpleNamespace(model_graph=untraceable)
+    with TensorBoardLog(tmp_path / "tb2") as board:
+        note = write_model_graph(board, engine)
+    assert note == "TensorBoard model graph left out (RuntimeError: cannot trace a data-dependent branch)"

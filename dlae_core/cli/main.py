@@ -23,8 +23,11 @@ class DlaeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DlaeError as exc:
-            for line in exc.lines():
-                click.echo(f"error: {line}", err=True)
+            from dlae_core.cli.processes import report_failure
+
+            if report_failure(exc):  # a worker of dlae's own data-parallel start leaves it to its launcher
+                for line in exc.lines():
+                    click.echo(f"error: {line}", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -16,29 +16,51 @@ WORKERS = click.option("--workers", type=click.IntRange(min=0), default=None,
                        help="Data-loader worker processes (default: from the CPU count).")
 
 
+MLFLOW = click.option("--mlflow", metavar="URI", default=None,
+                      help="Also log the session to MLflow at this tracking URI (e.g. sqlite:///mlflow.db; experiment "
+                           "$MLFLOW_EXPERIMENT_NAME, default dlae): config, metrics per epoch, record, report, model. "
+                           "Extra mlflow.")
+NO_CACHE = click.option("--no-cache", is_flag=True,
+                        help="Read the data files every epoch instead of keeping data that fit in memory in memory "
+                             "(training_configurations.cache_data: false).")
 RESUME = click.option("--resume", is_flag=True,
                       help="Continue from save_configurations.save_checkpoints_path (no config edit needed).")
+PROCESSES = click.option("--processes", type=click.IntRange(min=1), default=None,
+                         help="Data-parallel processes to start on this machine (default: one per GPU for hardware "
+                              "multi-gpu on torch, else 1; with hardware cpu: CPU processes). Not needed under "
+                              "torchrun or srun. See docs/DISTRIBUTED.md.")
 
 
-def _execute(config_path: str, backend: str, session: str | None, *, resume: bool = False, **options) -> None:
+def _execute(config_path: str, backend: str, session: str | None, *, resume: bool = False,
+             no_cache: bool = False, **options) -> None:
     from dlae_core.running.run import Run, RunOptions
 
-    adjust = resume_from_checkpoint if resume else None
+    from dlae_core.cli.processes import data_parallel, first_line, launched, secondary_session
+
+    adjust = _adjustments(resume=resume, no_cache=no_cache)
     config, plan, registry = load_and_plan(config_path, check_data=True, session=session, backend=backend,
                                            adjust=adjust)
     engine = registry.backend(backend)
-    technique = registry.techniques[plan.technique]
-    run = Run(config, plan, registry, RunOptions(backend=backend, **options))
     kind = session or config.config_file.type_signal
-    if kind == "Inference":
-        path, count = technique.predict(run, engine)
-        click.echo(f"wrote {count} predictions to {path}")
-        return
-    if options.get("predictions"):
+    if kind != "Inference" and options.get("predictions"):
         raise UsageError(f"--predictions applies to Inference sessions; {config_path} is a {kind} session "
                          f"(predict with: dlae predict --backend {backend} {config_path} --predictions "
                          f"{options['predictions']})")
-    _train(technique, run, engine, config_path)
+    if launched(engine, config, options.get("processes"), training=kind != "Inference"):
+        return  # the worker processes it started ran the session (data-parallel)
+    with data_parallel(engine, config) as (world, where):
+        technique = registry.techniques[plan.technique]
+        run = Run(config, plan, registry, RunOptions(backend=backend, **options))
+        if not world.primary:  # rank 0 writes the outputs, the records and the progress
+            secondary_session(technique, run, engine, training=kind != "Inference")
+            return
+        if kind == "Inference":
+            _predict(technique, run, engine, config_path)
+            return
+        line = first_line(engine, world, where, config)
+        if line:
+            click.echo(line)
+        _train(technique, run, engine, config_path)
 
 
 def _train(technique, run, engine, config_path: str) -> None:
@@ -49,7 +71,7 @@ def _train(technique, run, engine, config_path: str) -> None:
     # outputs, where it is on the first and the last line; pictures and report.html beside it
     record = RunRecord.begin(run, config_path)
     record.describe_device(engine)
-    run = _with_report(run, record, technique)
+    run = _with_mlflow(_with_report(run, record, technique), record, technique)
     with hold_locks(technique.output_paths(run.config)), record.session(click.echo):
         try:
             result = technique.train(run, engine)
@@ -58,6 +80,40 @@ def _train(technique, run, engine, config_path: str) -> None:
             raise click.exceptions.Exit(130) from None
         record.done(result)
         _print_end(technique, run, result)
+
+
+def _predict(technique, run, engine, config_path: str) -> None:
+    import functools
+
+    from dlae_core.report import finish_inference
+    from dlae_core.running.record import RunRecord
+
+    # the record goes beside the predictions file (<predictions>.run.json), pictures in <predictions>.report/
+    record = RunRecord.begin_inference(run, config_path)
+    record.describe_device(engine)
+    record.at_end.append(functools.partial(finish_inference, technique=technique, config=run.config,
+                                           registry=run.registry))
+    _with_mlflow(run, record, None)
+    with record.inference_session(click.echo) as session:
+        path, count = technique.predict(run, engine)
+        session.written(path, count)
+        click.echo(f"wrote {count} predictions to {path}")
+
+
+def _with_mlflow(run, record, technique):
+    """``run`` logging to MLflow (``--mlflow URI``; dlae_core.report.mlflow_logger) beside ``record``;
+    the store is opened here, so a wrong URI or a missing extra is one line before anything runs.
+    Call it after the other end hooks are attached (the report is logged whole)."""
+    import attrs
+
+    if not run.options.mlflow:
+        return run
+    from dlae_core.report.mlflow_logger import MlflowLogger
+
+    outputs = (lambda: technique.written_outputs(run.config)) if technique is not None else None
+    logger = MlflowLogger(run.options.mlflow, record, outputs, echo=lambda line: click.echo(line, err=True))
+    logger.attach(record)
+    return attrs.evolve(run, options=attrs.evolve(run.options, watchers=(*run.options.watchers, logger)))
 
 
 def _with_report(run, record, technique):
@@ -100,6 +156,19 @@ def resume_from_checkpoint(config):
     return config.evolve(paths={"load_checkpoint": path}, config_file={"type_signal": "Train from Checkpoint"})
 
 
+def _adjustments(*, resume: bool, no_cache: bool):
+    """The config changes the command line asks for (None: none), applied before the config is checked."""
+    if not (resume or no_cache):
+        return None
+
+    def adjust(config):
+        if no_cache:
+            config = config.evolve(training_configurations={"cache_data": False})
+        return resume_from_checkpoint(config) if resume else config
+
+    return adjust
+
+
 def resume_hint(config, backend: str, config_path: str) -> str:
     """How to go on after an interrupted training session, in one line."""
     from pathlib import Path
@@ -118,6 +187,9 @@ def resume_hint(config, backend: str, config_path: str) -> str:
 @QUIET
 @WORKERS
 @RESUME
+@NO_CACHE
+@PROCESSES
+@MLFLOW
 def run(config_path: str, backend: str, **options) -> None:
     """Carry out CONFIG's session (Train, Train from Checkpoint or Inference)."""
     _execute(config_path, backend, None, **options)
@@ -130,6 +202,7 @@ def run(config_path: str, backend: str, **options) -> None:
 @PREDICTIONS
 @QUIET
 @WORKERS
+@PROCESSES
 @click.option("--sliding-window", is_flag=True,
               help="Predict images larger than the model input by overlapping patches (FCN, GAN).")
 @click.option("--overlap", type=float, default=None, help="Sliding-window overlap in [0, 1) (default: config, 0.5).")
@@ -137,14 +210,17 @@ def run(config_path: str, backend: str, **options) -> None:
               help="Sliding-window blending (default: config, gaussian).")
 @click.option("--image-format", type=click.Choice(["nifti", "png"]), default=None,
               help="Format of images written back for a folder test_X (default: as the sources).")
+@click.option("--slice-axis", type=int, default=None,
+              help="Axis (0, 1, 2) along which a 2-D model predicts the volumes of a folder test_X slice by slice "
+                   "(default: 2).")
 def predict(config_path: str, backend: str, sliding_window: bool, overlap: float | None, blending: str | None,
-            image_format: str | None, **options) -> None:
+            image_format: str | None, slice_axis: int | None, **options) -> None:
     """Predict on paths.test_X with paths.load_model, whatever CONFIG's type_signal says. test_X may
     be an HDF5 file or a folder of NIfTI/DICOM/PNG/TIFF images; load_model a model file or a folder
     written by dlae export (run with onnxruntime alone)."""
     from dlae_core.medical.predicting import PredictExtras, predict_command
 
-    extras = PredictExtras(sliding_window, overlap, blending, image_format)
+    extras = PredictExtras(sliding_window, overlap, blending, image_format, slice_axis)
     if not predict_command(config_path, backend, extras, **options):
         _execute(config_path, backend, "Inference", **options)
 

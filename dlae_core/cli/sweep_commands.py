@@ -17,7 +17,8 @@ def _folder(sweep_path: str, output: str | None) -> Path:
 @click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
               help="Sweep folder: trials.csv, sweep.db, runs/<hash>/ (default: beside SWEEP, named as it).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Trials at once on this machine (one GPU each when several are visible).")
+              help="Trials at once on this machine; with GPUs visible each job gets its own (round robin "
+                   "when jobs outnumber them).")
 @click.option("--storage", default=None,
               help="Optuna database URL (postgresql://..., mysql://...) shared by the processes of one sweep "
                    "(default: sqlite in the sweep folder, or the sweep file's \"storage\").")

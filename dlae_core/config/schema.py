@@ -129,7 +129,8 @@ class Optimizer:
 @attrs.frozen(kw_only=True)
 class TrainingConfigurations:
     hardware: str = key(Choice(("gpu", "multi-gpu", "cpu")), "gpu", doc="Device: gpu (CUDA when present, else CPU), cpu, or multi-gpu.")
-    number_of_gpus: int = key(Int(minimum=1), 1, doc="GPUs for data-parallel training.")
+    number_of_gpus: int = key(Int(minimum=1), 1, doc="GPUs for data-parallel training (hardware multi-gpu; 1: every visible GPU). batch_size is the global batch, split evenly among them (docs/DISTRIBUTED.md).")
+    synchronized_batch_normalization: bool = key(Bool(), False, doc="In data-parallel training, batch normalization uses the statistics of the global batch (all processes or devices together) instead of each one's part.", new=True)
     early_stop_switch: bool = key(Bool(), True, doc="Stop when val_loss has not improved for early_stop_patience epochs.", used_by="CFB")
     early_stop_patience: int = key(Int(minimum=0), 10, doc="Early-stopping patience in epochs.", used_by="CFB")
     batch_size: int = key(Int(minimum=1), 32, doc="Batch size for training, validation and inference.")
@@ -137,6 +138,7 @@ class TrainingConfigurations:
     shuffle_data_switch: bool = key(Bool(), True, doc="Shuffle training samples every epoch (seeded by random_seed).")
     validation_split: float = key(Float(0.0, 1.0, max_open=True), 0.2, doc="Fraction of the training file held out for validation; 0 uses validation_X/y. Absent from a config that names validation files: 0 (the files are used).")
     precision: str = key(Choice(("fp32", "bf16", "fp16")), "fp32", doc="Numeric precision: fp32, or bf16/fp16 mixed precision on a GPU.", new=True)
+    cache_data: bool = key(Bool(), True, doc="Keep data that fit in memory in memory after reading them once: whole batches when items do not change between epochs (no random augmentation), else the decoded samples, augmented afresh every epoch. Off: every epoch reads the files again (dlae run --no-cache). The budget is 40% of the memory available at start-up, or $DLAE_CACHE_GIB.", new=True)
     freeze_pretrained: bool = key(Bool(), False, doc="Freeze the pretrained networks of the layer lists: their weights are not trained and their batch normalization runs in inference mode (the original trains every weight).", new=True)
     sliding_window_switch: bool = key(Bool(), False, doc="Inference by sliding windows: images larger than the model input are cut into overlapping patches of the input shape whose outputs are blended back to the image's size (as dlae predict --sliding-window).", used_by="FG", new=True)
     sliding_window_overlap: float = key(Float(0.0, 1.0, max_open=True), 0.5, doc="Fraction by which neighbouring sliding windows overlap.", used_by="FG", new=True)

@@ -202,6 +202,8 @@ class Preprocessor:
         self.shuffle = config.training_configurations.shuffle_data_switch
         self.stats = stats
         self._files: dict[str, SampleFile] = {}
+        #: decoded samples kept in memory (dlae_core.data.memory.ReadCache; None: read from disk each time)
+        self.read_cache = None
         # the config key of each data file, to locate data problems found while training
         self._keys = {}
         for key in _DATA_KEYS:
@@ -263,6 +265,10 @@ class Preprocessor:
     def read_x(self, split, name: str) -> np.ndarray:
         """X of sample ``name``: channel axis, float32, repeated channels (no standardization).
         DataError (naming the file and sample) for NaN or Inf values."""
+        if self.read_cache is not None:
+            kept = self.read_cache.get("x", split.x_path, name)
+            if kept is not None:
+                return kept
         raw = self._file(split.x_path).read(name)
         self._finite(raw, split.x_path, name)
         x = add_channel_axis(raw, self.spatial_rank).astype(np.float32)
@@ -275,6 +281,10 @@ class Preprocessor:
         whole numbers."""
         if split.y_path is None:
             return None
+        if self.read_cache is not None:
+            kept = self.read_cache.get("y", split.y_path, name)
+            if kept is not None:
+                return kept
         raw = self._file(split.y_path).read(name)
         self._finite(raw, split.y_path, name)
         if self.integer_labels:

@@ -33,7 +33,8 @@ def rebuild(record_path: str | Path) -> Path:
     folder = report_folder(record_path)
     save = (record.get("config") or {}).get("save_configurations", {})
     csv_path = Path(save["save_csv_path"]) if save.get("save_csv_switch") and save.get("save_csv_path") else None
-    history = read_csv_history(csv_path) or record.get("history") or []
+    inference = record.get("session") == "Inference"  # its config's CSV is the training's: no curves
+    history = [] if inference else read_csv_history(csv_path) or record.get("history") or []
     entries = [entry for entry in pictures.read_manifest(folder) if entry["file"] != "curves.png"]
     if history:
         folder.mkdir(parents=True, exist_ok=True)
@@ -76,4 +77,26 @@ def finish(record, *, technique, config) -> None:
         if not history and not extra:
             return
         pictures.draw(folder, history, None, extra)
+    html.write_report(folder, record.data)
+
+
+def finish_inference(record, *, technique, config, registry) -> None:
+    """At the end of an Inference session (a RunRecord hook): its pictures (dlae_core.report.inference)
+    and report.html in ``<predictions>.report/``; nothing without the extra ``report`` (a note says so)
+    or when the session did not finish."""
+    from dlae_core.extras import install_hint, missing_modules
+    from dlae_core.report import html, inference
+
+    folder = record.report_folder
+    missing = [name for name in missing_modules("report") if name in ("matplotlib", "PIL")]
+    if missing:
+        import click
+
+        click.echo(f"note: pictures and report.html skipped ({', '.join(missing)} not installed; run: "
+                   f"{install_hint('report')})")
+        return
+    if folder is None or record.data.get("status") != "finished":
+        return
+    loss = registry.losses.get(config.loss_function.loss)
+    inference.draw(folder, technique, config, Path(record.data["predictions"]), loss is not None and loss.target == "dense")
     html.write_report(folder, record.data)

@@ -118,3 +118,17 @@ def predicted_vs_true(true: np.ndarray, predicted: np.ndarray) -> bytes:
     ax.set(xlabel="true", ylabel="predicted", title=f"predicted vs true ({true.size} values)")
     figure.tight_layout()
     return _png(figure)
+
+
+def class_counts(counts: np.ndarray) -> bytes:
+    """Bars of how many predictions fell in each class (the count written on each bar)."""
+    counts = np.asarray(counts, np.int64)
+    figure = _figure(HEIGHT, HEIGHT)
+    ax = figure.subplots()
+    positions = np.arange(len(counts))
+    bars = ax.bar(positions, counts)
+    ax.bar_label(bars, fontsize="small")
+    ax.set(xlabel="predicted class", ylabel="predictions", xticks=positions,
+           title=f"predicted classes ({int(counts.sum())} predictions)")
+    figure.tight_layout()
+    return _png(figure)

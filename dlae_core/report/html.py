@@ -21,6 +21,7 @@ figcaption{color:#555;font-size:90%}pre{background:#f6f6f6;padding:1em;overflow:
 #: (record key, label) of the summary table, in order
 SUMMARY = (("status", "status"), ("exit_code", "exit code"), ("error", "error"), ("technique", "technique"),
            ("session", "session"), ("backend", "backend"), ("hash", "config hash"), ("config_path", "config"),
+           ("predictions", "predictions file"), ("predicted", "samples predicted"), ("mlflow", "MLflow run"),
            ("command", "command"), ("seed", "seed"), ("started", "started"), ("ended", "ended"),
            ("duration_s", "duration (s)"), ("epochs_run", "epochs run"), ("best", "best epoch"),
            ("device", "device"), ("versions", "versions"))

@@ -32,6 +32,14 @@ def save_png(path: str | Path, image: np.ndarray) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
 
 
+def read_png(path: str | Path) -> np.ndarray:
+    """The uint8 RGB pixels of a PNG file (for TensorBoard's images)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(Path(path).read_bytes())) as image:
+        return np.asarray(image.convert("RGB"))
+
+
 def grey_rgb(image: np.ndarray, value_range=None) -> np.ndarray:
     """A 2-D channels-last sample (rows, cols[, channels]) as uint8 RGB: 3 channels as colour,
     otherwise the first channel in grey, mapped from its own range (or ``value_range``)."""
@@ -115,3 +123,16 @@ def map_rows(x: np.ndarray, y: np.ndarray, pred: np.ndarray, scale: int) -> list
     value_range = (float(both.min()), float(both.max())) if both.size else None
     return [[enlarge(grey_rgb(x), scale), enlarge(grey_rgb(y[..., :1], value_range), scale),
              enlarge(grey_rgb(pred[..., :1], value_range), scale)]]
+
+
+CAPTION_HEIGHT = 14
+
+
+def captioned(panel: np.ndarray, text: str) -> np.ndarray:
+    """``panel`` over a white strip of CAPTION_HEIGHT pixels holding ``text`` in black (Pillow's
+    default font), as wide as the panel."""
+    from PIL import Image, ImageDraw
+
+    strip = Image.new("RGB", (panel.shape[1], CAPTION_HEIGHT), (255, 255, 255))
+    ImageDraw.Draw(strip).text((2, 1), text, fill=(0, 0, 0))
+    return np.concatenate([panel, np.asarray(strip)], axis=0)

@@ -9,16 +9,15 @@ always draws and waits.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 
 from dlae_core.extras import install_hint, missing_modules
 from dlae_core.report import html, pictures
+from dlae_core.report.images import read_png
 from dlae_core.running.outputs import write_atomic
 from dlae_core.running.record import read_record
 
@@ -127,7 +126,7 @@ class Reporter:
         html.write_report(self.folder, read_record(self.record_path) if self.record_path else None)
         if board is not None:
             for entry in entries:
-                board.add_image(f"report/{Path(entry['file']).stem}", _pixels(self.folder / entry["file"]), epoch)
+                board.add_image(f"report/{Path(entry['file']).stem}", read_png(self.folder / entry["file"]), epoch)
 
     def _write_timing(self) -> None:
         text = json.dumps({"seconds_blocking": round(self.seconds_blocking, 4),
@@ -135,13 +134,6 @@ class Reporter:
                            "seconds_importing": round(self.seconds_importing, 4)})
         if self.folder.is_dir():
             write_atomic(self.folder / TIMING, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _pixels(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(path.read_bytes())) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def read_csv_history(path: Path | None) -> list[dict]:

@@ -113,6 +113,44 @@ class Backend(abc.ABC):
         updated, no update), so logging them never changes the training. Default: none."""
         return {}
 
+    def model_graph(self, model, input_shapes: list[tuple[int, ...]], placement=None) -> bytes | None:
+        """The model's graph for TensorBoard's Graphs tab: a serialized TensorBoard GraphDef of
+        ``model`` traced in inference mode on inputs of ``input_shapes`` (channels-last, no batch
+        axis), or None when the backend cannot give one. Default: None."""
+        return None
+
+    # -- several processes (data-parallel: dlae_core.running.distributed; the defaults: one process) --
+    #: one process per GPU, started by dlae on a plain multi-GPU start (torch); False: one process drives
+    #: the GPUs of its machine itself (tensorflow's MirroredStrategy)
+    process_per_gpu: ClassVar[bool] = True
+
+    def gpu_count(self) -> int:
+        """The GPUs this backend sees (a plain multi-GPU start launches one process for each)."""
+        return len(self.device_info().get("gpus") or [])
+
+    def launch(self, processes: int, arguments: list[str], config) -> dict[int, int]:
+        """Run ``dlae ARGUMENTS`` (a session of ``config``) in ``processes`` worker processes on this
+        machine and wait; {rank: exit code} of those that failed (the others are stopped when one fails)."""
+        raise UnsupportedSettingError(f"the {self.framework} backend cannot start several processes; "
+                                      f"train in one (without --processes)")
+
+    def data_parallel(self, world, config):
+        """Context manager: this process joins the run of ``world`` (a dlae_core.running.distributed.World
+        of several processes) for the block, yielding how (e.g. "gloo on the CPU"); a peer's failure
+        inside becomes a DistributedError."""
+        raise UnsupportedSettingError(f"the {self.framework} backend cannot train in several processes "
+                                      f"(this process was started as rank {world.rank} of {world.size})")
+
+    def collective(self):
+        """The dlae_core.running.distributed.Collective of the joined run (None in one process, or when
+        the framework reduces within each step itself)."""
+        return None
+
+    def replicas(self, config) -> tuple[int, str]:
+        """(replicas of the model that share each global batch, how) when one process mirrors its model
+        over several devices (tensorflow); (1, "") when each process trains one (torch)."""
+        return 1, ""
+
     # -- devices and randomness ---------------------------------------------------------------------
     @abc.abstractmethod
     def placement(self, config, spatial_rank: int) -> Placement:

@@ -4,7 +4,9 @@
 ``out/model.pt.run.json``) holds the resolved config in the typed form, its canonical ``hash``
 (:func:`dlae_core.running.identity.config_hash`), the command line, dlae's, Python's and the
 framework's versions, the device, the seed, start and end time, the ``status`` (running, finished,
-failed, interrupted) with the exit code, the epoch history and the best epoch. Pictures and
+failed, interrupted) with the exit code, the epoch history and the best epoch. An Inference session's
+record goes beside its predictions file (``<predictions>.run.json``, with ``predictions`` and
+``predicted``, the number of samples). Pictures and
 ``report.html`` (dlae_core.report) go to the folder ``<first output>.report/`` beside it. A config
 that saves no file has no record. Experiments and sweeps read the same file
 (dlae_core.experiments.record re-exports this module's readers).
@@ -138,6 +140,16 @@ class RunRecord:
         return cls(record_path(config), data, resumed=bool(config.paths.load_checkpoint),
                    overwrite=run.options.overwrite)
 
+    @classmethod
+    def begin_inference(cls, run, config_path: str | Path, argv: list[str] | None = None) -> RunRecord:
+        """The record of an Inference session of ``run``: it goes beside the predictions file
+        (``<predictions>.run.json``), known up front only when ``--predictions`` names it."""
+        record = cls.begin(run, config_path, argv)
+        given = run.options.predictions
+        record.path = Path(str(given) + RECORD_SUFFIX) if given else None
+        record.data["session"] = "Inference"
+        return record
+
     def done(self, result) -> None:
         """Keep the session's result (its history and best epoch go into the record)."""
         self.result = result
@@ -148,6 +160,13 @@ class RunRecord:
         hardware = self.data["config"].get("training_configurations", {}).get("hardware", "cpu")
         # what the session runs on: the placement takes a GPU only when one is asked for and visible
         info["used"] = "gpu" if hardware != "cpu" and info.get("gpus") else "cpu"
+        # which of the machine's GPUs this run was given (dlae sweep --jobs hands out one per trial)
+        info["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+        from dlae_core.running.distributed import current_world
+
+        world = current_world()  # a data-parallel run: its processes (rank 0 writes this record)
+        if world.distributed:
+            info["data_parallel"] = world.describe()
         self.data["device"] = info
         self.data["versions"][info.get("framework", backend.name)] = info.get("version")
 
@@ -155,6 +174,14 @@ class RunRecord:
         """Context manager around the session's work: writes the record as "running" and prints where
         it is (first line); at the end writes how it ended and prints where it is again (last line)."""
         return _Session(self, echo or (lambda line: None))
+
+    def inference_session(self, echo=None):
+        """Context manager around an Inference session (a record of :meth:`begin_inference`): call
+        ``.written(predictions, count)`` on what it yields once the predictions are written. At the
+        end the record is written (finished, or failed beside a ``--predictions`` file) and its
+        place printed (last line); a session refused before it ran, or one that failed before its
+        default-named predictions file existed, leaves none."""
+        return _InferenceSession(self, echo or (lambda line: None))
 
     def start(self) -> None:
         """Write the "running" record (keeping the earlier one in memory, to put back if refused)."""
@@ -226,6 +253,25 @@ class _Session:
         self.record.finish(*outcome)
         self.echo(self._where())
         return False  # the exception, if any, goes on to the CLI
+
+
+class _InferenceSession(_Session):
+    """What :meth:`RunRecord.inference_session` returns; nothing is written before the session ends."""
+
+    def __enter__(self) -> _InferenceSession:
+        return self
+
+    def written(self, predictions: str | Path, count: int) -> None:
+        """The session wrote ``count`` predictions to ``predictions``: the record goes beside it."""
+        self.record.path = Path(str(predictions) + RECORD_SUFFIX)
+        self.record.data.update(predictions=str(Path(predictions).resolve()), predicted=int(count))
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        outcome = _outcome(exc)
+        if outcome is not None and self.record.path is not None:
+            self.record.finish(*outcome)
+            self.echo(self._where())
+        return False
 
 
 #: errors that refuse a session before it trains: it leaves no record (and no output folder)

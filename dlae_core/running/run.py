@@ -24,7 +24,11 @@ class RunOptions:
     predictions: str | None = None
     quiet: bool = False
     workers: int | None = None  # data-loader worker processes (None: chosen from the CPU count)
+    processes: int | None = None  # data-parallel processes to start (None: from the config; dlae_core.cli.processes)
     report_folder: str | None = None  # where pictures and report.html go (None: none drawn; dlae run sets it)
+    #: what else watches a supervised training loop (TrainingLoop observers; dlae run --mlflow adds its logger)
+    watchers: tuple = ()
+    mlflow: str | None = None  # an MLflow tracking URI to log the session to (dlae_core.report.mlflow_logger)
 
 
 @attrs.frozen

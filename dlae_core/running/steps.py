@@ -21,6 +21,7 @@ class SupervisedSteps(abc.ABC):
         self.run_info, self.config, self.backend = run, run.config, backend
         self.graph = run.plan.graphs["model"]
         self.placement, self.data = placement, data
+        self.collective = backend.collective()  # a data-parallel run's reductions (None: one process)
         name = self.config.loss_function.loss
         self.model = model if model is not None else backend.build_model(self.graph, placement)
         load_for_run(run, backend, self.model, self.graph)  # pretrained encoders' weights, if named

@@ -18,11 +18,13 @@ from typing import Protocol
 import attrs
 
 from dlae_core.errors import OutputExistsError, TrainingError
+from dlae_core.running.distributed import reduced_means
 from dlae_core.training.history import CsvHistory
 from dlae_core.training.keep_better import KeepBetter, monitored
 from dlae_core.training.progress import TrainingProgress
+from dlae_core.training.saver import BackgroundSaver
 from dlae_core.training.schedule import EpochRules, LearningRateSchedule
-from dlae_core.training.tensorboard import TensorBoardLog
+from dlae_core.training.tensorboard import TensorBoardLog, write_model_graph
 
 
 class StepEngine(Protocol):
@@ -56,6 +58,8 @@ class TrainingLoop:
     start_epoch: int = 0
     step: int = 0
     note: str = ""
+    lines: list = attrs.field(factory=list)  # printed before the first epoch (e.g. the data's memory use)
+    saver: BackgroundSaver = attrs.field(factory=BackgroundSaver)  # checkpoints written beside the next epoch
     keep: KeepBetter = attrs.field(factory=KeepBetter)  # what the save paths held before this run
     #: what watches the run (pictures, MLflow): ``epoch_end(loop, epoch, logs, checkpoint)`` after each
     #: epoch and ``end(loop, history, completed)`` once, before the TensorBoard log closes
@@ -93,9 +97,11 @@ class TrainingLoop:
         try:
             with TrainingProgress(cfg.epochs, quiet=self.quiet) as progress:
                 epoch, stopped = self._epochs(train_batches, validation_batches, set_epoch, progress, csv, history)
+            self.saver.wait()  # the last checkpoint is on disk before the final model is written
             self.save_final_model(epoch, history[-1] if history else None)
             completed = True
         finally:
+            self.saver.wait(raise_error=completed)
             for observer in self.observers:
                 observer.end(self, history, completed)
             if board is not None:
@@ -106,8 +112,14 @@ class TrainingLoop:
         """Run the epochs; (last epoch run, stopped early)."""
         cfg, board = self.config.training_configurations, self.board
         epoch, stopped = self.start_epoch - 1, False
+        for line in filter(None, self.lines):
+            progress.message(line)
         if self.note:
             progress.message(f"note: {self.note}")
+        if board is not None and self.start_epoch == 0:  # a continued log has the graph already
+            graph_note = write_model_graph(board, self.engine)
+            if graph_note:
+                progress.message(f"note: {graph_note}")
         for epoch in range(self.start_epoch, cfg.epochs):
             if set_epoch is not None:
                 set_epoch(epoch)
@@ -168,7 +180,7 @@ class TrainingLoop:
             done = time.perf_counter()
             progress.step(n, fetched - ready, done - fetched, {k: v / count for k, v in totals.items()})
             ready = done
-        return {k: v / max(count, 1) for k, v in totals.items()}
+        return reduced_means(self._collective, totals, count)  # over every process of a data-parallel run
 
     def _evaluate(self, batches: Iterable) -> dict:
         totals, count = {}, 0
@@ -179,16 +191,22 @@ class TrainingLoop:
             count += n
             for key, value in values.items():
                 totals[key] = totals.get(key, 0.0) + value * n
-        return {k: v / max(count, 1) for k, v in totals.items()}
+        return reduced_means(self._collective, totals, count)
+
+    @property
+    def _collective(self):
+        """The processes' reductions of a data-parallel run (None in one process)."""
+        return getattr(self.engine, "collective", None)
 
     def _after_epoch(self, epoch: int, decision, logs: dict, progress: TrainingProgress) -> str:
         notes = []
         if decision.save_checkpoint:
             path, state = self.config.save_configurations.save_checkpoints_path, self.state(epoch, logs)
+            self.saver.wait()  # the previous checkpoint is on disk before keep_better looks at the file
             moved = self.keep.before_checkpoint(path, state["monitored"])
             if moved:
                 progress.message(f"note: {moved}")
-            self.engine.save(path, state)
+            self.saver.save(self.engine, path, state)
             notes.append("checkpoint saved")
         if decision.reduced_to is not None:
             notes.append(f"{decision.reduction_reason}: learning rate {decision.reduced_to:.3g}")

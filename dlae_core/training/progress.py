@@ -23,6 +23,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.text import Text
 
+from dlae_core.running.distributed import current_world
+
 INTERVAL_S = 30.0  # seconds between progress lines when not on a terminal
 BAR_MIN, BAR_MAX = 10, 40  # columns of a bar; narrower than BAR_MIN it is dropped
 KEPT = ("loss", "g_loss", "d_loss")  # the metrics a progress line never drops
@@ -147,7 +149,9 @@ class TrainingProgress:
 
     def __init__(self, epochs: int, *, quiet: bool = False, console: Console | None = None,
                  interval: float = INTERVAL_S, clock: Callable[[], float] = time.perf_counter):
-        self.console = console or Console(stderr=True)
+        silent = not current_world().primary  # a data-parallel run's progress is rank 0's to show
+        self.console = console or Console(stderr=True, quiet=silent)
+        quiet = quiet or silent
         self.quiet, self.epochs = quiet, epochs
         self.interval, self.clock = interval, clock
         self.terminal = self.console.is_terminal

@@ -1,6 +1,8 @@
 """TensorBoard logs through tensorboardX (extra ``report``): the same event files for every backend,
 with no framework imported.
 
+At the start of a fresh log the model graph where the backend gives one (Backend.model_graph: torch
+traced by torch.jit, TensorFlow by tf.function; supervised techniques: CNN, FCN, BBD, plugins).
 Per epoch the loop logs its scalars (losses, monitors, ``lr``); every ``save_tensorboard_frequency``
 epochs the weights and gradients as histograms (Backend.parameter_histograms); at checkpoint times
 and at the end the report's pictures as images (dlae_core.report). Read the files back with the
@@ -58,6 +60,13 @@ class TensorBoardLog:
         self._writer.add_image(tag, image[:, :, :3], step, dataformats="HWC")
         self._writer.flush()
 
+    def add_graph_def(self, graph_def: bytes) -> None:
+        """The model graph (a serialized GraphDef, Backend.model_graph) for the Graphs tab."""
+        from tensorboardX.proto.event_pb2 import Event
+
+        self._writer._get_file_writer().add_event(Event(graph_def=graph_def))
+        self._writer.flush()
+
     def close(self) -> None:
         self._writer.close()
 
@@ -66,6 +75,22 @@ class TensorBoardLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def write_model_graph(board: TensorBoardLog, engine) -> str | None:
+    """Write the graph of ``engine.model`` (a supervised step engine: its ``backend``, ``graph`` and
+    ``placement``) into ``board`` when the backend can give one; a note line when tracing failed
+    (the graph is a picture of the model: a model the tracer cannot follow still trains)."""
+    backend, graph = getattr(engine, "backend", None), getattr(engine, "graph", None)
+    if backend is None or graph is None:
+        return None
+    try:
+        graph_def = backend.model_graph(engine.model, [tuple(s) for s in graph.input_shapes], engine.placement)
+    except Exception as exc:  # noqa: BLE001 -- any tracer failure: the log goes on without the graph
+        return f"TensorBoard model graph left out ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+    if graph_def:
+        board.add_graph_def(graph_def)
+    return None
 
 
 # the name the loops used for the scalar writer this replaces

@@ -108,7 +108,8 @@ def test_predictions_path_is_used_as_given(tmp_path, backend):
     invoke("predict", "--backend", backend,
            write_config(tmp_path / "predict.json", inference_config(config, model_path, data["test_X"])),
            "--predictions", out, "--workers", 0)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["my predictions.hdf"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["my predictions.hdf", "my predictions.hdf.report",
+                                                            "my predictions.hdf.run.json"]  # its record beside it
     assert sorted(read_h5(out), key=int) == sorted(read_h5(data["test_X"]), key=int)
 
 
@@ -120,8 +121,8 @@ def test_default_predictions_name_in_the_working_directory(tmp_path, monkeypatch
     invoke("run", "--backend", backend,
            write_config(tmp_path / "infer.json", inference_config(config, model_path, data["test_X"])),
            "--workers", 0)
-    written = [p.name for p in work.iterdir()]
-    assert len(written) == 1
+    written = [p.name for p in work.iterdir() if p.suffix == ".h5"]
+    assert sorted(p.name for p in work.iterdir()) == [written[0], f"{written[0]}.report", f"{written[0]}.run.json"]
     assert re.fullmatch(r"fcn_predictions_date_\d{4}_\d{2}_\d{2}_time_\d{2}_\d{2}_\d{2}\.h5", written[0]), written
     predictions = read_h5(work / written[0])
     assert sorted(predictions, key=int) == sorted(read_h5(data["test_X"]), key=int)

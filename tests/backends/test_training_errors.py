@@ -1,5 +1,5 @@
-"""Training sessions that must stop with user errors on every backend: bad data, multi-GPU, and the
-CPU fallback of bf16. Exit code 2, one ``error:`` line per problem naming the file (and dataset), no
+"""Training sessions that must stop with user errors on every backend: bad data, and the CPU fallbacks of
+multi-GPU and bf16. Exit code 2, one ``error:`` line per problem naming the file (and dataset), no
 traceback, and nothing written."""
 
 from __future__ import annotations
@@ -146,13 +146,21 @@ def test_onehot_label_outside_categories_in_an_unchecked_sample(tmp_path, backen
     assert len(lines) == 1 and lines[0].startswith("error: ") and "'1'" in lines[0] and "7" in lines[0], lines
 
 
-def test_multi_gpu_is_a_clear_error(tmp_path, backend, data):
+def test_multi_gpu_without_gpus_trains_in_one_process_on_the_cpu_with_a_note(tmp_path, backend, data):
+    """The data-parallel runs themselves: torch_only/test_torch_distributed.py, tensorflow_only/test_tf_distributed.py."""
+    from support import engine_of
+
+    if engine_of(backend).gpu_count():
+        pytest.skip("this machine has GPUs")
     out = tmp_path / "out"
     config = make_config("CNN", (8, 8, 1), cnn_layers(8), data, save_configurations=save_to(out),
-                         training_configurations={"hardware": "multi-gpu", "number_of_gpus": 2})
-    lines = assert_refused(train(backend, config, tmp_path / "config.json", expect=2), out, "multi-GPU")
-    assert lines == ["error: multi-GPU training is not available yet; set training_configurations.hardware "
-                     "to 'gpu' and number_of_gpus to 1"]
+                         training_configurations={"hardware": "multi-gpu", "number_of_gpus": 2, "epochs": 1})
+    result = train(backend, config, tmp_path / "config.json")
+    notes = [line for line in error_lines(result) if line.startswith("note:")]
+    assert notes == ["note: no CUDA GPU found; training on the CPU"], result.stderr
+    assert "data-parallel" not in result.output
+    _, rows = read_csv(out / "history.csv")
+    assert len(rows) == 1
 
 
 def test_bf16_on_cpu_trains_in_fp32_with_a_note(tmp_path, backend, data):

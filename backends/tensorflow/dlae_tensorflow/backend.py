@@ -10,14 +10,17 @@ from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
 
+import contextlib  # noqa: E402
+
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from dlae_core.data.memory import InMemorySamples  # noqa: E402
 from dlae_core.running.backend import Backend  # noqa: E402
 
 from dlae_tensorflow import weights as canonical  # noqa: E402
 from dlae_tensorflow.device import Placement, choose_placement  # noqa: E402
-from dlae_tensorflow.loader import EpochIndexed, make_batches  # noqa: E402
+from dlae_tensorflow.loader import ArrayBatches, EpochIndexed, make_batches  # noqa: E402
 from dlae_tensorflow.model import build_model as build_keras_model  # noqa: E402
 from dlae_tensorflow.model import count_params as count_layer_params  # noqa: E402
 from dlae_tensorflow.modelfile import load_model_file  # noqa: E402
@@ -41,10 +44,45 @@ class TensorflowBackend(Backend):
 
         return device_info()
 
+    # -- several devices and processes (dlae_tensorflow.distributed) ----------------------------------
+    process_per_gpu = False  # one process mirrors its model over the GPUs of its machine
+
+    def gpu_count(self) -> int:
+        return len(tf.config.list_physical_devices("GPU"))
+
+    def launch(self, processes: int, arguments: list[str], config) -> dict[int, int]:
+        from dlae_tensorflow.launch import launch
+
+        gpus = self.gpu_count()
+        return launch(processes, arguments, gpus=gpus, use_gpus=config.training_configurations.hardware != "cpu")
+
+    def data_parallel(self, world, config):
+        from dlae_tensorflow.distributed import data_parallel
+
+        return data_parallel(world, config)
+
+    def make_optimizer(self, settings, parameters=None):
+        from dlae_tensorflow.distributed import current_strategy
+
+        strategy = current_strategy()  # a Keras optimizer belongs to the strategy it is made under
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            return super().make_optimizer(settings, parameters)
+
+    def replicas(self, config) -> tuple[int, str]:
+        from dlae_tensorflow.distributed import current_strategy, describe, local_strategy
+
+        strategy = current_strategy() or local_strategy(config)
+        return (strategy.num_replicas_in_sync, describe()) if strategy is not None else (1, "")
+
     def parameter_histograms(self, engine, batch) -> dict:
         from dlae_tensorflow.histograms import parameter_histograms
 
         return parameter_histograms(engine, batch)
+
+    def model_graph(self, model, input_shapes, placement=None) -> bytes:
+        from dlae_tensorflow.tensorboard_graph import model_graph
+
+        return model_graph(model, input_shapes, placement)
 
     # -- models -------------------------------------------------------------------------------------
     def build_model(self, graph, placement: Placement | None = None):
@@ -89,10 +127,24 @@ class TensorflowBackend(Backend):
         return TensorflowSteps(run, self, data, placement, model=model, loss_fn=loss_fn, monitors=monitors)
 
     def training_batches(self, samples, batch_size: int, workers: int | None, placement):
+        if placement.strategy is not None:  # this worker's parts of the global batches
+            from dlae_tensorflow.distributed import WorkerBatches
+
+            batches = WorkerBatches(EpochIndexed(samples), batch_size, workers, training=True, epochs=True)
+            return batches, batches.set_epoch
+        if isinstance(samples, InMemorySamples):  # batches by indexing arrays: no reading threads
+            batches = ArrayBatches(samples, batch_size, training=True)
+            return batches, batches.set_epoch
         batches = make_batches(EpochIndexed(samples), batch_size, workers=workers, epochs=True)
         return batches, batches.set_epoch
 
     def evaluation_batches(self, samples, batch_size: int, workers: int | None, placement):
+        if placement.strategy is not None:
+            from dlae_tensorflow.distributed import WorkerBatches
+
+            return WorkerBatches(samples, batch_size, workers, training=False)
+        if isinstance(samples, InMemorySamples):
+            return ArrayBatches(samples, batch_size, training=False)
         return make_batches(samples, batch_size, workers=workers)
 
     # -- model files and inference -------------------------------------------------------------------

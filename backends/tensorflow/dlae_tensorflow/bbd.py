@@ -26,6 +26,10 @@ class TensorflowDetectionSteps(DetectionEvaluation, TensorflowSteps):
     validation batches for mAP@0.5."""
 
     def eval_step(self, batch: dict) -> tuple[int, dict]:
+        if self.mirrored is not None:  # every replica's detections, in order (all workers' too)
+            size, loss, (pred, boxes, n_boxes) = self.mirrored.gather(self._judge_part, batch)
+            self.validation_map.add(pred, boxes, n_boxes)
+            return int(size), {"loss": loss}
         if self._eval_fn is None:
             self._eval_fn = tf.function(self._evaluate_detector, input_signature=[_signature(batch)])
         with self.placement.scope():
@@ -36,6 +40,10 @@ class TensorflowDetectionSteps(DetectionEvaluation, TensorflowSteps):
     def _evaluate_detector(self, batch: dict):
         pred = tf.cast(self.model(batch["x"], training=False), tf.float32)
         return self.loss_fn(pred, batch["y"]) + regularization_loss(self.model), pred
+
+    def _judge_part(self, batch: dict):
+        loss, pred = self._evaluate_detector(batch)
+        return loss, pred, batch["boxes"], batch["n_boxes"]
 
 
 #: This module's implementations of techniques (registered lazily by dlae_tensorflow.plugin).

@@ -13,8 +13,6 @@ import contextlib
 import attrs
 import tensorflow as tf
 
-from dlae_core.errors import UnsupportedSettingError
-
 from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
@@ -27,6 +25,8 @@ class Placement:
     device: str  # "/GPU:0" or "/CPU:0"
     policy: str | None  # Keras mixed-precision policy name, None for fp32
     note: str = ""
+    #: a tf.distribute strategy mirroring the model over several devices or workers (dlae_tensorflow.distributed)
+    strategy: object = None
 
     @property
     def is_gpu(self) -> bool:
@@ -38,8 +38,8 @@ class Placement:
         return self.is_gpu
 
     def scope(self):
-        """Context placing ops and variables on the chosen device."""
-        return tf.device(self.device)
+        """Context placing ops and variables on the chosen device (or mirrored by the strategy)."""
+        return self.strategy.scope() if self.strategy is not None else tf.device(self.device)
 
     @contextlib.contextmanager
     def policy_scope(self):
@@ -66,17 +66,19 @@ def gpus() -> list:
 def choose_placement(config, spatial_rank: int | None = None) -> Placement:
     """``spatial_rank`` is accepted for symmetry with the torch backend (Keras is channels-last
     everywhere, so it changes nothing here)."""
+    from dlae_tensorflow.distributed import current_strategy, local_strategy
+
     hardware = config.training_configurations.hardware
     precision = config.training_configurations.precision
-    if hardware == "multi-gpu" or config.training_configurations.number_of_gpus > 1:
-        raise UnsupportedSettingError("multi-GPU training is not available yet; set training_configurations.hardware "
-                           "to 'gpu' and number_of_gpus to 1")
+    # several GPUs (or logical CPU devices) of this machine, or a cluster this process joined
+    strategy = current_strategy() or local_strategy(config)
+    hardware = "gpu" if hardware == "multi-gpu" else hardware
     if hardware == "gpu" and gpus():
-        return Placement("/GPU:0", POLICIES[precision])
+        return Placement("/GPU:0", POLICIES[precision], strategy=strategy)
     note = "no CUDA GPU found; training on the CPU" if hardware == "gpu" else ""
     if precision != "fp32":
         note = (note + "; " if note else "") + f"precision {precision} needs a GPU, using fp32"
-    return Placement("/CPU:0", None, note=note)
+    return Placement("/CPU:0", None, note=note, strategy=strategy)
 
 
 def device_info() -> dict:

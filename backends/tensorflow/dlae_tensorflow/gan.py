@@ -29,6 +29,8 @@ from dlae_core.config.convert import config_to_dict
 from dlae_core.techniques.gan.engine import GanNetworks
 from dlae_core.techniques.gan.technique import gan_implementation
 
+from dlae_tensorflow.distributed import batch_size as global_batch_size
+from dlae_tensorflow.distributed import mirrored, synchronize_batch_norm
 from dlae_tensorflow.model import regularization_loss
 from dlae_tensorflow.modelfile import save_model_file
 from dlae_tensorflow.optimizers import prepare, set_learning_rate
@@ -73,6 +75,10 @@ class TensorflowGanEngine(GanNetworks):
         self.adv = adversarial_loss(self.config.loss_function.adversarial)
         self._rates: tuple | None = None
         self._d_fn = self._g_fn = None
+        self.mirrored = mirrored(self.placement)  # several replicas: each update on every one
+        if self.mirrored is not None and self.config.training_configurations.synchronized_batch_normalization:
+            for model in (*self.generators.values(), *self.discriminators.values()):
+                synchronize_batch_norm(model)
 
     # -- GanEngine -------------------------------------------------------------------------------
     def set_learning_rates(self, discriminator: float, generator: float) -> None:
@@ -83,9 +89,11 @@ class TensorflowGanEngine(GanNetworks):
             self._rates = (discriminator, generator)
 
     def batch_size(self, batch) -> int:
-        return int(batch["x"].shape[0])
+        return global_batch_size(batch)
 
     def discriminator_step(self, batch) -> dict[str, float]:
+        if self.mirrored is not None:
+            return self.mirrored.run(self._replica_discriminator, batch)[1]
         if self._d_fn is None:
             self._d_fn = tf.function(self._discriminator, input_signature=_signature(batch))
         with self.placement.scope():
@@ -93,6 +101,8 @@ class TensorflowGanEngine(GanNetworks):
         return {k: float(v) for k, v in values.items()}
 
     def generator_step(self, batch) -> dict[str, float]:
+        if self.mirrored is not None:
+            return self.mirrored.run(self._replica_generator, batch)[1]
         if self._g_fn is None:
             step = self._pix2pix_generator if self.variant == "pix2pix" else self._cyclegan_generator
             self._g_fn = tf.function(step, input_signature=_signature(batch))
@@ -113,7 +123,9 @@ class TensorflowGanEngine(GanNetworks):
                         stats=stats, training_state=dict(state))
 
     # -- the compiled steps ----------------------------------------------------------------------
-    def _discriminator(self, batch: dict) -> dict:
+    def _discriminator(self, batch: dict, share=None) -> dict:
+        """Every discriminator's update; ``share``: this replica's share of the global batch, which
+        weights its losses (Keras sums the replicas' gradients). The same for the generator steps."""
         x, y = batch["x"], batch["y"]
         if self.variant == "pix2pix":
             fakes = {"discriminator": self.generators["generator"](x, training=True)}
@@ -131,7 +143,7 @@ class TensorflowGanEngine(GanNetworks):
                 fake_out = model(fake_in, training=True)
                 d_real, d_fake = self.adv(real_out, 1.0), self.adv(fake_out, 0.0)
                 loss = (d_real + d_fake) / 2 + regularization_loss(model)
-                scaled = optimizer.scale_loss(loss)
+                scaled = optimizer.scale_loss(_weighted(loss, share))
             optimizer.apply(tape.gradient(scaled, variables), variables)
             accuracy = (_hits(real_out, 1.0, self.threshold) + _hits(fake_out, 0.0, self.threshold)) / 2
             for key, value in (("d_loss", loss), ("d_real", d_real), ("d_fake", d_fake), ("d_acc", accuracy)):
@@ -141,7 +153,14 @@ class TensorflowGanEngine(GanNetworks):
             values = {k: values[k] for k in ("d_loss", "d_acc")}
         return values
 
-    def _pix2pix_generator(self, batch: dict) -> dict:
+    def _replica_discriminator(self, batch: dict, share) -> tuple[dict, dict]:
+        return self._discriminator(batch, share), {}
+
+    def _replica_generator(self, batch: dict, share) -> tuple[dict, dict]:
+        step = self._pix2pix_generator if self.variant == "pix2pix" else self._cyclegan_generator
+        return step(batch, share), {}
+
+    def _pix2pix_generator(self, batch: dict, share=None) -> dict:
         x, y = batch["x"], batch["y"]
         generator, discriminator = self.generators["generator"], self.discriminators["discriminator"]
         with tf.GradientTape() as tape:
@@ -149,11 +168,11 @@ class TensorflowGanEngine(GanNetworks):
             g_adv = self.adv(discriminator([fake, x], training=True), 1.0)
             g_l1 = _mae(fake, y)
             loss = g_adv + self.lambda1 * g_l1 + regularization_loss(generator)
-            scaled = self.g_optimizer.scale_loss(loss)
+            scaled = self.g_optimizer.scale_loss(_weighted(loss, share))
         self.g_optimizer.apply(tape.gradient(scaled, self.g_variables), self.g_variables)
         return {"g_loss": loss, "g_adv": g_adv, "g_l1": g_l1}
 
-    def _cyclegan_generator(self, batch: dict) -> dict:
+    def _cyclegan_generator(self, batch: dict, share=None) -> dict:
         x, y = batch["x"], batch["y"]
         g1, g2 = self.generators["generator1"], self.generators["generator2"]
         d1, d2 = self.discriminators["discriminator1"], self.discriminators["discriminator2"]
@@ -164,9 +183,13 @@ class TensorflowGanEngine(GanNetworks):
             identity = _mae(g2(x, training=True), x) + _mae(g1(y, training=True), y)
             loss = (adv + self.lambda1 * cycle + self.lambda2 * identity
                     + regularization_loss(g1) + regularization_loss(g2))
-            scaled = self.g_optimizer.scale_loss(loss)
+            scaled = self.g_optimizer.scale_loss(_weighted(loss, share))
         self.g_optimizer.apply(tape.gradient(scaled, self.g_variables), self.g_variables)
         return {"g_loss": loss, "g_adv": adv / 2, "g_cycle": cycle / 2, "g_identity": identity / 2}
+
+
+def _weighted(loss, share):
+    return loss if share is None else loss * share
 
 
 #: This module's implementations of techniques (registered lazily by dlae_tensorflow.plugin).

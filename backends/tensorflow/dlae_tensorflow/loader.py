@@ -21,6 +21,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from dlae_core.data.memory import batch_slices
 from dlae_core.errors import DataError, DlaeError, problem
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -72,8 +73,9 @@ class Batches:
     def __init__(self, dataset, batch_size: int, *, workers: int | None, epochs: bool = False):
         self.dataset, self.batch_size, self.epochs = dataset, int(batch_size), epochs
         self.length = len(dataset)
-        # A final batch of one sample breaks batch normalization on vectors; drop just that case.
-        drop_last = batch_size > 1 and self.length > batch_size and self.length % batch_size == 1
+        # A final training batch of one sample breaks batch normalization on vectors; drop just that case
+        # (training only: validation and predictions read every sample, in inference mode)
+        drop_last = epochs and batch_size > 1 and self.length > batch_size and self.length % batch_size == 1
         self.count = self.length - 1 if drop_last else self.length
         workers = default_workers() if workers is None else workers
         self.parallel = workers if workers > 0 else None
@@ -153,3 +155,28 @@ class Batches:
 
 def make_batches(dataset, batch_size: int, *, workers: int | None, epochs: bool = False) -> Batches:
     return Batches(dataset, batch_size, workers=workers, epochs=epochs)
+
+
+class ArrayBatches:
+    """Batches of data kept in memory (dlae_core.data.memory.InMemorySamples) made by indexing its
+    arrays, handed to the step as tensors: no reading threads, no numpy_function. The same batches
+    as :class:`Batches` over the same samples."""
+
+    def __init__(self, samples, batch_size: int, *, training: bool):
+        self.samples = samples
+        self.slices = batch_slices(len(samples), batch_size, training=training)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.samples.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.slices)
+
+    @property
+    def element_spec(self) -> dict:
+        return {key: tf.TensorSpec((None,) + value.shape[1:], tf.as_dtype(value.dtype))
+                for key, value in self.samples.arrays.items()}
+
+    def __iter__(self):
+        for items in self.slices:
+            yield {key: tf.constant(value) for key, value in self.samples.batch(items).items()}

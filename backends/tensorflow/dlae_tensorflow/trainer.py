@@ -16,6 +16,7 @@ from dlae_core.errors import DataError, ModelFileError, TrainingError, WeightExc
 from dlae_core.running.steps import SupervisedSteps
 
 from dlae_tensorflow import metrics as metric_fns
+from dlae_tensorflow.distributed import mirrored, synchronize_batch_norm
 from dlae_tensorflow import random_state
 from dlae_tensorflow.device_augment import augment_batch, finish_batch, invalid_label_error
 from dlae_tensorflow.model import regularization_loss
@@ -24,7 +25,9 @@ from dlae_tensorflow.optimizers import prepare, set_learning_rate
 
 
 class TensorflowSteps(SupervisedSteps):
-    """The StepEngine of the core loop for one Keras model (what it holds: SupervisedSteps)."""
+    """The StepEngine of the core loop for one Keras model (what it holds: SupervisedSteps). Under a
+    tf.distribute strategy (several devices or workers) each step runs on every replica with its part
+    of the batch (``mirrored``: dlae_tensorflow.distributed) and returns the global batch's values."""
 
     def monitor_functions(self, config) -> dict:
         return metric_fns.monitors(config)
@@ -35,6 +38,9 @@ class TensorflowSteps(SupervisedSteps):
     def ready(self) -> None:
         self._rate: float | None = None
         self._train_fn = self._eval_fn = None
+        self.mirrored = mirrored(self.placement)
+        if self.mirrored is not None and self.config.training_configurations.synchronized_batch_normalization:
+            synchronize_batch_norm(self.model)
 
     # -- StepEngine ------------------------------------------------------------------------------
     def set_learning_rate(self, rate: float) -> None:
@@ -43,10 +49,14 @@ class TensorflowSteps(SupervisedSteps):
             self._rate = rate
 
     def train_step(self, batch: dict) -> tuple[int, dict]:
-        if self._train_fn is None:
-            self._train_fn = tf.function(self._train, input_signature=[_signature(batch)])
-        with self.placement.scope():
-            values, size, invalid, sparse, inputs_finite = self._train_fn(batch)
+        if self.mirrored is not None:
+            size, values, flags = self.mirrored.run(self._replica_train, batch)
+            invalid, sparse, inputs_finite = flags["invalid"], flags["sparse"], flags["nonfinite"] == 0
+        else:
+            if self._train_fn is None:
+                self._train_fn = tf.function(self._train, input_signature=[_signature(batch)])
+            with self.placement.scope():
+                values, size, invalid, sparse, inputs_finite = self._train_fn(batch)
         if self.data.on_device and self.data.preprocessor.categories is not None:
             error = invalid_label_error(invalid.numpy(), self.data.preprocessor.categories)
             if error is not None:
@@ -58,6 +68,10 @@ class TensorflowSteps(SupervisedSteps):
         return int(size), values
 
     def eval_step(self, batch: dict) -> tuple[int, dict]:
+        if self.mirrored is not None:
+            size, values, flags = self.mirrored.run(self._replica_eval, batch)
+            self._check_sparse(flags["sparse"])
+            return int(size), values
         if self._eval_fn is None:
             self._eval_fn = tf.function(self._eval, input_signature=[_signature(batch)])
         with self.placement.scope():
@@ -78,12 +92,19 @@ class TensorflowSteps(SupervisedSteps):
                                      received=value)])
 
     def save(self, path: str, state: dict) -> None:
-        variables = [(v.path, v.numpy()) for v in self.optimizer.variables]
+        self.save_later(path, state)()
+
+    def save_later(self, path: str, state: dict):
+        """A function writing the model file of now to ``path`` (dlae_core.training.saver): the
+        weights and optimizer variables are copied here, written by the function."""
+        variables = [(v.path, np.array(v.numpy())) for v in self.optimizer.variables]
+        weights = {node: {name: np.array(value) for name, value in values.items()}
+                   for node, values in self.backend.export_weights(self.model, self.graph).items()}
         # the seed generators too: a resumed run draws the same dropout masks as an uninterrupted one
-        save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
-                        graph_role="model", weights=self.backend.export_weights(self.model, self.graph),
-                        stats=self.data.stats_dict(), training_state=dict(state), optimizer_variables=variables,
-                        random_state=random_state.snapshot(self.model))
+        fields = dict(config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
+                      graph_role="model", weights=weights, stats=self.data.stats_dict(), training_state=dict(state),
+                      optimizer_variables=variables, random_state=random_state.snapshot(self.model))
+        return lambda: save_model_file(path, **fields)
 
     # -- the compiled steps ----------------------------------------------------------------------
     def _inputs(self, batch: dict, *, train: bool):
@@ -97,13 +118,15 @@ class TensorflowSteps(SupervisedSteps):
         pred = tf.cast(pred, tf.float32)
         return {"loss": loss, **{name: fn(pred, y) for name, fn in self.monitors.items()}}
 
-    def _train(self, batch: dict):
+    def _train(self, batch: dict, share=None):
+        """One update; ``share``: this replica's share of the global batch, which weights its loss
+        (Keras sums the replicas' gradients)."""
         x, y, invalid = self._inputs(batch, train=True)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             pred = self.model(x, training=True)
             loss = self.loss_fn(tf.cast(pred, tf.float32), y) + regularization_loss(self.model)
-            scaled = self.optimizer.scale_loss(loss)
+            scaled = self.optimizer.scale_loss(loss if share is None else loss * share)
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)
         finite = tf.reduce_all(tf.math.is_finite(tf.cast(x, tf.float32))) & \
@@ -115,6 +138,14 @@ class TensorflowSteps(SupervisedSteps):
         pred = self.model(x, training=False)
         loss = self.loss_fn(tf.cast(pred, tf.float32), y) + regularization_loss(self.model)
         return self._values(loss, pred, y), tf.shape(x)[0], self._sparse_labels(y, pred)
+
+    def _replica_train(self, batch: dict, share):
+        values, _, invalid, sparse, finite = self._train(batch, share)
+        return values, {"invalid": invalid, "sparse": sparse, "nonfinite": 1.0 - tf.cast(finite, tf.float32)}
+
+    def _replica_eval(self, batch: dict, share):
+        values, _, sparse = self._eval(batch)
+        return values, {"sparse": sparse}
 
     def _sparse_labels(self, y, pred):
         """[1, first label outside 0..C-1] for integer-label targets (else [0, 0])."""

@@ -7,11 +7,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dlae_core.data.memory import InMemorySamples
 from dlae_core.running.backend import Backend
+from dlae_core.running.distributed import current_world
 
+from dlae_torch import distributed
 from dlae_torch import weights as canonical
 from dlae_torch.device import Placement, choose_placement
-from dlae_torch.loader import EpochIndexed, EpochSampler, make_loader, to_device
+from dlae_torch.loader import ArrayBatches, EpochIndexed, EpochSampler, make_loader, to_device
 from dlae_torch.model import GraphModel
 from dlae_torch.model import count_params as count_module_params
 from dlae_torch.modelfile import load_model_file
@@ -38,10 +41,30 @@ class TorchBackend(Backend):
 
         return device_info()
 
+    # -- several processes (dlae_torch.distributed) ----------------------------------------------------
+    def gpu_count(self) -> int:
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+    def launch(self, processes: int, arguments: list[str], config) -> dict[int, int]:
+        from dlae_torch.launch import launch
+
+        return launch(processes, arguments, fork=not distributed.uses_gpus(config))
+
+    def data_parallel(self, world, config):
+        return distributed.data_parallel(world, config)
+
+    def collective(self):
+        return distributed.collective(current_world())
+
     def parameter_histograms(self, engine, batch) -> dict:
         from dlae_torch.histograms import parameter_histograms
 
         return parameter_histograms(engine, batch)
+
+    def model_graph(self, model, input_shapes, placement=None) -> bytes:
+        from dlae_torch.tensorboard_graph import model_graph
+
+        return model_graph(model, input_shapes, placement)
 
     # -- models -------------------------------------------------------------------------------------
     def build_model(self, graph, placement: Placement | None = None) -> torch.nn.Module:
@@ -92,6 +115,12 @@ class TorchBackend(Backend):
         return TorchSteps(run, self, data, placement, model=model, loss_fn=loss_fn, monitors=monitors)
 
     def training_batches(self, samples, batch_size: int, workers: int | None, placement):
+        if distributed.joined():  # this process's parts of the global batches
+            return distributed.training_loader(EpochIndexed(samples), batch_size, workers,
+                                               placement.device.type == "cuda", current_world())
+        if isinstance(samples, InMemorySamples):  # batches by indexing arrays: no workers, no collation
+            batches = ArrayBatches(samples, batch_size, training=True, pin=placement.device.type == "cuda")
+            return batches, batches.set_epoch
         indexed = EpochIndexed(samples)
         sampler = EpochSampler(len(indexed))
         loader = make_loader(indexed, batch_size, workers=workers, pin=placement.device.type == "cuda",
@@ -99,6 +128,11 @@ class TorchBackend(Backend):
         return loader, sampler.set_epoch
 
     def evaluation_batches(self, samples, batch_size: int, workers: int | None, placement):
+        if distributed.joined():  # this process's part of the samples
+            return distributed.evaluation_loader(samples, batch_size, workers, placement.device.type == "cuda",
+                                                 current_world())
+        if isinstance(samples, InMemorySamples):
+            return ArrayBatches(samples, batch_size, training=False, pin=placement.device.type == "cuda")
         return make_loader(samples, batch_size, workers=workers, pin=placement.device.type == "cuda")
 
     # -- model files and inference -------------------------------------------------------------------
@@ -110,8 +144,9 @@ class TorchBackend(Backend):
         model.eval()
 
     def predict_batches(self, model, samples, batch_size: int, workers: int | None, placement):
+        # a data-parallel process's share of the predictions comes with its batches (RankShare)
         loader = make_loader(samples, batch_size, workers=workers, pin=placement.device.type == "cuda",
-                             persistent=False)
+                             persistent=False, batch_sampler=getattr(samples, "batches", None))
         model.eval()
         with torch.no_grad():
             for batch in loader:

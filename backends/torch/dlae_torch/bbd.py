@@ -23,6 +23,8 @@ class TorchDetectionSteps(DetectionEvaluation, TorchSteps):
     """The StepEngine of a BBD session: TorchSteps' train step, saving and resuming on the
     detector; evaluation also decodes the validation batches for mAP@0.5."""
 
+    unused_parameters = True  # the layer list's main path beyond the last hook feeds no head
+
     @torch.no_grad()
     def eval_step(self, batch: dict) -> tuple[int, dict]:
         self.model.eval()

@@ -7,8 +7,6 @@ import contextlib
 import attrs
 import torch
 
-from dlae_core.errors import UnsupportedSettingError
-
 
 @attrs.frozen
 class Placement:
@@ -29,15 +27,19 @@ class Placement:
 
 
 def choose_placement(config, spatial_rank: int) -> Placement:
+    """``hardware`` gpu (CUDA when present, else the CPU with a note) or cpu; multi-gpu is gpu for each
+    process of a data-parallel run (its own GPU, ``cuda:LOCAL_RANK``, chosen when it joined the run:
+    dlae_torch.distributed), or for the one process of a machine with a single GPU."""
     hardware = config.training_configurations.hardware
     precision = config.training_configurations.precision
-    if hardware == "multi-gpu" or config.training_configurations.number_of_gpus > 1:
-        raise UnsupportedSettingError("multi-GPU training is not available yet; set training_configurations.hardware "
-                           "to 'gpu' and number_of_gpus to 1")
+    several = hardware == "multi-gpu" or config.training_configurations.number_of_gpus > 1
+    hardware = "gpu" if hardware == "multi-gpu" else hardware
     if hardware == "gpu" and torch.cuda.is_available():
-        device = torch.device("cuda")
+        joined = torch.distributed.is_available() and torch.distributed.is_initialized()
+        device = torch.device("cuda", torch.cuda.current_device()) if joined else torch.device("cuda")
+        note = "" if joined or not several else "data-parallel training needs several GPUs (or --processes); training in one process on one GPU"
         dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        return Placement(device, dtype, channels_last=spatial_rank == 2)
+        return Placement(device, dtype, channels_last=spatial_rank == 2, note=note)
     note = "no CUDA GPU found; training on the CPU" if hardware == "gpu" else ""
     if precision != "fp32":
         note = (note + "; " if note else "") + f"precision {precision} needs a GPU, using fp32"

@@ -21,6 +21,11 @@ discriminators get one optimizer each), and the updates:
 Each loss includes the network's layer regularization penalties. The discriminators are frozen
 (no gradients) during the generator step; generated images for the discriminator step are made
 without gradients. Both use the networks in training mode.
+
+In a data-parallel run each update goes through DistributedDataParallel, once per step: a
+discriminator judges the real and the generated batch in one call (:class:`Judging`), the cycleGAN
+generators make all six images in one call (:class:`Cycle`); the frozen discriminators of the
+generator step are called as themselves (they are not updated there).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from dlae_core.config.convert import config_to_dict
 from dlae_core.techniques.gan.engine import GanNetworks
 from dlae_core.techniques.gan.technique import gan_implementation
 
+from dlae_torch.distributed import batch_weight, joined, parallel, peer_safe, rank_generators
 from dlae_torch.loader import to_device
 from dlae_torch.modelfile import save_model_file
 from dlae_torch.optimizers import set_learning_rate
@@ -65,6 +71,22 @@ class TorchGanEngine(GanNetworks):
         fp16 = self.placement.dtype == torch.float16
         self.g_scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.d_scalers = {role: torch.amp.GradScaler("cuda", enabled=fp16) for role in self.discriminators}
+        self._data_parallel()
+        rank_generators()
+
+    def _data_parallel(self) -> None:
+        """The networks as each update calls them: DistributedDataParallel in a data-parallel run."""
+        self.judges, self.translate, self.cycle = {}, None, None
+        if not joined():
+            return
+        synchronized = self.config.training_configurations.synchronized_batch_normalization
+        self.judges = {role: parallel(Judging(model), self.placement, synchronized=synchronized)
+                       for role, model in self.discriminators.items()}
+        if self.variant == "pix2pix":
+            self.translate = parallel(self.generators["generator"], self.placement, synchronized=synchronized)
+        else:
+            self.cycle = parallel(Cycle(self.generators["generator1"], self.generators["generator2"]),
+                                  self.placement, synchronized=synchronized)
 
     # -- GanEngine -------------------------------------------------------------------------------
     def set_learning_rates(self, discriminator: float, generator: float) -> None:
@@ -75,7 +97,9 @@ class TorchGanEngine(GanNetworks):
     def batch_size(self, batch) -> int:
         return int(batch["x"].shape[0])
 
+    @peer_safe
     def discriminator_step(self, batch) -> dict[str, float]:
+        weight = batch_weight(batch)  # this process's share of the global batch (None: one process)
         x, y = self._inputs(batch)
         self._modes(train=True)
         with torch.no_grad(), self.placement.autocast():
@@ -91,12 +115,15 @@ class TorchGanEngine(GanNetworks):
             optimizer = self.d_optimizers[role]
             optimizer.zero_grad(set_to_none=True)
             with self.placement.autocast():
-                real_out = model(reals[role], *condition)
-                fake_out = model(fakes[role].detach(), *condition)
+                if role in self.judges:
+                    real_out, fake_out = self.judges[role](reals[role], fakes[role].detach(), *condition)
+                else:
+                    real_out = model(reals[role], *condition)
+                    fake_out = model(fakes[role].detach(), *condition)
             d_real, d_fake = self.adv(real_out, 1.0), self.adv(fake_out, 0.0)
             loss = (d_real + d_fake) / 2 + model.regularization_loss()
             scaler = self.d_scalers[role]
-            scaler.scale(loss).backward()
+            scaler.scale(_weighted(loss, weight)).backward()
             scaler.step(optimizer)
             scaler.update()
             accuracy = (_hits(real_out.detach(), 1.0, self.threshold) + _hits(fake_out.detach(), 0.0,
@@ -108,7 +135,9 @@ class TorchGanEngine(GanNetworks):
             values = {k: values[k] for k in ("d_loss", "d_acc")}
         return values
 
+    @peer_safe
     def generator_step(self, batch) -> dict[str, float]:
+        weight = batch_weight(batch)
         x, y = self._inputs(batch)
         self._modes(train=True)
         for model in self.discriminators.values():
@@ -121,7 +150,7 @@ class TorchGanEngine(GanNetworks):
                 else:
                     terms = self._cyclegan_terms(x, y)
             loss = terms.pop("g_loss")
-            self.g_scaler.scale(loss).backward()
+            self.g_scaler.scale(_weighted(loss, weight)).backward()
             self.g_scaler.step(self.g_optimizer)
             self.g_scaler.update()
         finally:
@@ -131,7 +160,7 @@ class TorchGanEngine(GanNetworks):
 
     def _pix2pix_terms(self, x, y) -> dict:
         generator, discriminator = self.generators["generator"], self.discriminators["discriminator"]
-        fake = generator(x)
+        fake = (self.translate or generator)(x)
         g_adv = self.adv(discriminator(fake, x), 1.0)
         g_l1 = torch.mean(torch.abs(fake.float() - y.float()))
         loss = g_adv + self.lambda1 * g_l1 + generator.regularization_loss()
@@ -140,10 +169,10 @@ class TorchGanEngine(GanNetworks):
     def _cyclegan_terms(self, x, y) -> dict:
         g1, g2 = self.generators["generator1"], self.generators["generator2"]
         d1, d2 = self.discriminators["discriminator1"], self.discriminators["discriminator2"]
-        fake_y, fake_x = g1(x), g2(y)
+        fake_y, fake_x, back_x, back_y, same_x, same_y = (self.cycle or Cycle(g1, g2))(x, y)
         adv = self.adv(d2(fake_y), 1.0) + self.adv(d1(fake_x), 1.0)
-        cycle = _mae(g2(fake_y), x) + _mae(g1(fake_x), y)
-        identity = _mae(g2(x), x) + _mae(g1(y), y)
+        cycle = _mae(back_x, x) + _mae(back_y, y)
+        identity = _mae(same_x, x) + _mae(same_y, y)
         loss = (adv + self.lambda1 * cycle + self.lambda2 * identity
                 + g1.regularization_loss() + g2.regularization_loss())
         return {"g_loss": loss, "g_adv": adv.detach() / 2, "g_cycle": cycle.detach() / 2,
@@ -176,6 +205,37 @@ class TorchGanEngine(GanNetworks):
 
 def _mae(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.mean(torch.abs(a.float() - b.float()))
+
+
+def _weighted(loss: torch.Tensor, weight: float | None) -> torch.Tensor:
+    """The loss a data-parallel backward uses: this process's share of the global batch's mean."""
+    return loss if weight is None or weight == 1.0 else loss * weight
+
+
+class Judging(torch.nn.Module):
+    """A discriminator judging a real and a generated batch in one call (one DistributedDataParallel
+    forward per update)."""
+
+    def __init__(self, discriminator: torch.nn.Module):
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, real, fake, *condition):
+        return self.discriminator(real, *condition), self.discriminator(fake, *condition)
+
+
+class Cycle(torch.nn.Module):
+    """Both cycleGAN generators' images of one generator step: G1(x), G2(y), G2(G1(x)), G1(G2(y)),
+    and the identities G2(x), G1(y)."""
+
+    def __init__(self, generator1: torch.nn.Module, generator2: torch.nn.Module):
+        super().__init__()
+        self.generator1, self.generator2 = generator1, generator2
+
+    def forward(self, x, y):
+        fake_y, fake_x = self.generator1(x), self.generator2(y)
+        return (fake_y, fake_x, self.generator2(fake_y), self.generator1(fake_x), self.generator2(x),
+                self.generator1(y))
 
 
 #: This module's implementations of techniques (registered lazily by dlae_torch.plugin).

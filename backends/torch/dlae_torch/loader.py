@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate, get_worker_info
 
+from dlae_core.data.memory import batch_slices
 from dlae_core.errors import DlaeError
 
 _MARK = "dlae-error-lines:"
@@ -191,15 +192,19 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def make_loader(dataset, batch_size: int, *, workers: int | None, pin: bool, sampler=None,
-                persistent: bool = True):
-    """A DataLoader (or, with workers and without pinned memory, ``_MainCollated`` around one)."""
+                persistent: bool = True, batch_sampler=None):
+    """A DataLoader (or, with workers and without pinned memory, ``_MainCollated`` around one).
+    ``batch_sampler`` (lists of indices, e.g. one process's parts of the global batches) replaces
+    ``batch_size`` and ``sampler``."""
     workers = default_workers() if workers is None else workers
-    # A final batch of one sample breaks batch normalization on vectors; drop just that case.
-    drop_last = batch_size > 1 and len(dataset) > batch_size and len(dataset) % batch_size == 1
+    # A final training batch of one sample breaks batch normalization on vectors; drop just that case
+    # (training only: validation and predictions read every sample, in inference mode)
+    drop_last = (sampler is not None and batch_size > 1 and len(dataset) > batch_size
+                 and len(dataset) % batch_size == 1)
     via_pipe = workers > 0 and not pin  # pinning needs the collated tensors in the pin-memory thread
     loader = DataLoader(
-        _Relaying(dataset), batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
-        pin_memory=pin, drop_last=drop_last, persistent_workers=persistent and workers > 0,
+        _Relaying(dataset), batch_size=1 if batch_sampler is not None else batch_size, sampler=sampler,
+        batch_sampler=batch_sampler, shuffle=False, num_workers=workers, pin_memory=pin, drop_last=drop_last, persistent_workers=persistent and workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         multiprocessing_context="fork" if workers > 0 and hasattr(os, "fork") else None,
         collate_fn=_collate_or_pass if via_pipe else None,
@@ -221,3 +226,23 @@ def to_device(batch: dict, device: torch.device, channels_last: bool) -> dict:
                 value = value.contiguous()
         out[key] = value
     return out
+
+
+class ArrayBatches:
+    """Batches of data kept in memory (dlae_core.data.memory.InMemorySamples) made by indexing its
+    arrays: no workers, no collation. The same batches as a DataLoader over the same samples."""
+
+    def __init__(self, samples, batch_size: int, *, training: bool, pin: bool):
+        self.samples, self.pin = samples, pin
+        self.slices = batch_slices(len(samples), batch_size, training=training)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.samples.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.slices)
+
+    def __iter__(self):
+        for items in self.slices:
+            batch = {key: torch.from_numpy(value) for key, value in self.samples.batch(items).items()}
+            yield {key: value.pin_memory() for key, value in batch.items()} if self.pin else batch

@@ -18,15 +18,27 @@ VERSION = 1
 
 def save_model_file(path: str | Path, *, config_dict: dict, graph_role: str, model: torch.nn.Module,
                     stats: dict | None = None, training_state: dict | None = None) -> Path:
-    payload = {
+    return write_payload(path, model_payload(config_dict=config_dict, graph_role=graph_role, model=model,
+                                             stats=stats, training_state=training_state))
+
+
+def model_payload(*, config_dict: dict, graph_role: str, model: torch.nn.Module, stats: dict | None = None,
+                  training_state: dict | None = None, copy: bool = False) -> dict:
+    """What a model file holds; with ``copy`` every tensor is a copy of its own (training may go on
+    while the payload is written: dlae_core.training.saver)."""
+    return {
         "format": FORMAT,
         "version": VERSION,
         "config": config_dict,
         "graph_role": graph_role,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().to("cpu", copy=copy) for k, v in model.state_dict().items()},
         "stats": _tensors(stats) if stats else None,
         "training_state": training_state,
     }
+
+
+def write_payload(path: str | Path, payload: dict) -> Path:
+    """Write a model file's ``payload`` to ``path`` atomically."""
     return write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import torch
 
 from dlae_core.config.convert import config_to_dict
@@ -11,15 +13,21 @@ from dlae_core.errors import ModelFileError, TrainingError
 from dlae_core.running.steps import SupervisedSteps
 
 from dlae_torch import random_state
+from dlae_torch.distributed import batch_weight, parallel, peer_safe, rank_generators
 from dlae_torch import metrics as metric_fns
 from dlae_torch.device_augment import augment_batch, finish_batch
 from dlae_torch.loader import to_device
-from dlae_torch.modelfile import load_model_file, save_model_file
+from dlae_torch.modelfile import load_model_file, model_payload, write_payload
 from dlae_torch.optimizers import set_learning_rate
 
 
 class TorchSteps(SupervisedSteps):
-    """The StepEngine of the core loop for one PyTorch model (what it holds: SupervisedSteps)."""
+    """The StepEngine of the core loop for one PyTorch model (what it holds: SupervisedSteps). In a
+    data-parallel run the training step calls the model through DistributedDataParallel
+    (``network``); everything else uses the model itself."""
+
+    #: parameters some steps leave without gradient (a detector's main path beyond its hooks)
+    unused_parameters = False
 
     def monitor_functions(self, config) -> dict:
         return metric_fns.monitors(config)
@@ -29,22 +37,27 @@ class TorchSteps(SupervisedSteps):
 
     def ready(self) -> None:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.placement.dtype == torch.float16)
+        synchronized = self.config.training_configurations.synchronized_batch_normalization
+        self.network = parallel(self.model, self.placement, synchronized=synchronized, unused=self.unused_parameters)
+        rank_generators()
 
     # -- StepEngine ------------------------------------------------------------------------------
     def set_learning_rate(self, rate: float) -> None:
         set_learning_rate(self.optimizer, rate)
 
+    @peer_safe
     def train_step(self, batch: dict) -> tuple[int, dict]:
         if not self.model.training:  # train() walks every module: ~1.5 ms a step on a small U-Net
             self.model.train()
+        weight = batch_weight(batch)  # this process's share of the global batch (None: one process)
         x, y = self._inputs(batch, train=True)
         self.optimizer.zero_grad(set_to_none=True)
         with self.placement.autocast():
-            pred = self.model(x)
+            pred = self.network(x)
         loss = self.loss_fn(pred.float(), y) + self.model.regularization_loss()
         if not torch.isfinite(loss):
             raise TrainingError(non_finite_message(loss.item(), x, y))
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss if weight is None or weight == 1.0 else loss * weight).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return x.shape[0], self._values(loss, pred, y)
@@ -60,10 +73,20 @@ class TorchSteps(SupervisedSteps):
         return x.shape[0], self._values(loss, pred, y)
 
     def save(self, path: str, state: dict) -> None:
+        write_payload(path, self._payload(state, copy=False))
+
+    def save_later(self, path: str, state: dict):
+        """A function writing the model file of now to ``path`` (dlae_core.training.saver)."""
+        payload = self._payload(state, copy=True)
+        return lambda: write_payload(path, payload)
+
+    def _payload(self, state: dict, *, copy: bool) -> dict:
+        optimizer = self.optimizer.state_dict()  # references to the live moment tensors
         # the generators' states too: a resumed run draws the same dropout masks as an uninterrupted one
-        state = {**state, "optimizer": self.optimizer.state_dict(), **random_state.snapshot(self.model)}
-        save_model_file(path, config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
-                        graph_role="model", model=self.model, stats=self.data.stats_dict(), training_state=state)
+        state = {**state, "optimizer": deepcopy(optimizer) if copy else optimizer, **random_state.snapshot(self.model)}
+        return model_payload(config_dict=config_to_dict(self.config, self.run_info.registry, legacy=False),
+                             graph_role="model", model=self.model, stats=self.data.stats_dict(), training_state=state,
+                             copy=copy)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _inputs(self, batch: dict, *, train: bool):
@@ -93,6 +116,7 @@ class TorchSteps(SupervisedSteps):
             self.optimizer.load_state_dict(state["optimizer"])
         random_state.restore(self.model, {key: state.pop(key) for key in ("torch_rng", "cuda_rng") if key in state},
                              path)
+        rank_generators()  # the checkpoint holds rank 0's generators
         return state
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["launcher", "gpu_slots", "thread_env"]
+__all__ = ["launcher", "gpu_slots", "gpu_for_slot", "thread_env"]
 
 #: modules the fork server imports once, per backend (a backend not listed is started by subprocess)
 PRELOAD = {"torch": ["torch", "dlae_core.cli.main", "dlae_core.experiments.sweep.launch"]}
@@ -128,7 +128,9 @@ def thread_env(jobs: int) -> dict:
 
 
 def gpu_slots() -> list[str]:
-    """The GPUs a trial may be given, one each (CUDA_VISIBLE_DEVICES, else nvidia-smi's list); [] for none."""
+    """The GPUs the trials of this process are given, one each: the entries of CUDA_VISIBLE_DEVICES when it
+    is set (so a sweep is limited to some GPUs, or a test pretends some are there), else the GPUs nvidia-smi
+    lists; [] for none."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [v.strip() for v in visible.split(",") if v.strip() and v.strip() != "-1"]
@@ -139,3 +141,9 @@ def gpu_slots() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def gpu_for_slot(slot: int, gpus: list[str]) -> str | None:
+    """The GPU of job ``slot`` (0-based) of a ``--jobs`` sweep: its own while jobs <= GPUs, round robin
+    beyond (job 2 of three on two GPUs shares GPU 0 with job 0); None without GPUs."""
+    return gpus[slot % len(gpus)] if gpus else None

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from dlae_core.experiments.sweep.report import write_trials_csv
+from dlae_core.experiments.sweep.report import STATES, write_trials_csv
 from dlae_core.experiments.sweep.spec import Sweep, SweepError
 from dlae_core.experiments.sweep.study import need_optuna, open_study, planned_done
 
@@ -68,7 +68,7 @@ def _running(study) -> bool:
 def run_sweep(sweep: Sweep, base, folder: Path, *, jobs: int = 1, storage: str | None = None,
               echo=print) -> tuple[int, int]:
     """Run (or continue, or join) the sweep; returns (finished trials of the plan, planned trials)."""
-    from dlae_core.experiments.sweep.launch import gpu_slots, launcher, thread_env
+    from dlae_core.experiments.sweep.launch import gpu_for_slot, gpu_slots, launcher, thread_env
     from dlae_core.experiments.sweep.trial import TrialRunner
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,9 +83,11 @@ def run_sweep(sweep: Sweep, base, folder: Path, *, jobs: int = 1, storage: str |
     stopping = threading.Event()
     runner = TrialRunner(sweep, base, folder, launcher(sweep.launcher, sweep.backend), stopping, thread_env(jobs))
     gpus, errors = gpu_slots(), []
+    if gpus:
+        echo("GPUs: " + ", ".join(f"job {slot + 1} on GPU {gpu_for_slot(slot, gpus)}" for slot in range(jobs)))
 
     def work(slot: int) -> None:
-        gpu = gpus[slot % len(gpus)] if gpus else None
+        gpu = gpu_for_slot(slot, gpus)
         try:
             while not stopping.is_set():
                 with _claiming(url):
@@ -124,7 +126,7 @@ def run_sweep(sweep: Sweep, base, folder: Path, *, jobs: int = 1, storage: str |
 
 def _line(frozen, sweep: Sweep) -> str:
     values = ", ".join(f"{k}={v}" for k, v in frozen.params.items())
-    state = frozen.state.name.lower()
+    state = STATES.get(frozen.state.name, frozen.state.name.lower())  # the words of trials.csv
     if frozen.value is not None:
         return f"trial {frozen.number} {state}: {sweep.metric} {frozen.value:.6g} ({values})"
     error = frozen.user_attrs.get("error")

@@ -5,7 +5,8 @@ Exactly-once: the process that creates the study enqueues the planned trials (th
 many empty trials as ``trials`` for random/TPE, whose values the sampler draws when a worker takes one);
 workers take only queued trials, so several processes (or ``--jobs`` threads) never run more than the plan.
 A trial whose process died (no heartbeat for 3 heartbeat periods) is failed by Optuna and queued again with
-its values (RetryFailedTrialCallback), so an interrupted sweep, run again, reruns exactly what was lost.
+its values (:func:`retry_callback`); one stopped by Ctrl-C is failed and queued again the same way at once.
+So an interrupted sweep, run again, reruns exactly what was lost.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from pathlib import Path
 
 from dlae_core.experiments.sweep.spec import Sweep, SweepError
 
-__all__ = ["need_optuna", "open_study", "planned_done", "countable", "INTERRUPTED"]
-
-INTERRUPTED = "interrupted"  # what trials.csv says of a trial whose process died (it was queued again)
+__all__ = ["need_optuna", "open_study", "planned_done", "countable", "retry_callback"]
 
 
 def need_optuna():
@@ -47,9 +46,9 @@ def _storage(url: str, heartbeat: int):
     # the heartbeat API is marked experimental; its warnings say nothing a sweep's user can act on
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
     if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
-        retry = {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=None)}
+        retry = {"heartbeat_stale_trial_callback": retry_callback()}
     else:
-        retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=None)}
+        retry = {"failed_trial_callback": retry_callback()}
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     url = _driver(url)
     for attempt in range(5):
@@ -63,6 +62,14 @@ def _storage(url: str, heartbeat: int):
             time.sleep(1.0 + attempt)
     # a bad URL, an unreachable server: one line
     raise SweepError(f"storage {_safe(url)!r} cannot be opened: {_first_line(error)}") from None
+
+
+def retry_callback():
+    """Optuna's callback that queues a lost trial again with its values (as often as it is lost)."""
+    from optuna import storages
+
+    retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
+    return retry(max_retry=None)
 
 
 def _driver(url: str) -> str:

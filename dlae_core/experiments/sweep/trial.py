@@ -1,19 +1,28 @@
 """One trial: its values applied to the base config, a run folder named by the config hash, a ``dlae run``
 child whose per-epoch history is reported to Optuna (pruning stops it), and the result told to the study.
-A folder already holding a finished run is not trained again: its result is read back."""
+A folder already holding a finished run is not trained again: its result is read back.
+
+With a pruner the child waits after each epoch at an epoch gate (:mod:`dlae_core.training.epoch_gate`)
+until its row was reported and judged, so a trial to prune is stopped right after the epoch that decided
+it, exactly as Optuna prunes in-process, however short the epochs are."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 import time
 from pathlib import Path
 
 from dlae_core.experiments.record import best_of, read_record
 from dlae_core.experiments.results import read_history
+from dlae_core.training.epoch_gate import ENV as GATE_ENV
+from dlae_core.training.epoch_gate import release
 
 __all__ = ["TrialRunner"]
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1  # how often a running trial's history is read (and its epoch gate released)
 
 
 class TrialRunner:
@@ -63,11 +72,21 @@ class TrialRunner:
             return self._finish(study, trial, read_history(folder / "history.csv"))
         arguments = ["run", "--backend", self.sweep.backend, str(folder / "config.json"), "--quiet",
                      "--workers", str(self.sweep.workers)]
-        env = {**self.env, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}
-        child = self.start(arguments, folder / "trial.log", env)
-        outcome = self._watch(study, trial, child, folder)
-        if outcome == "stopped":  # the sweep was interrupted: the trial stays running, to be rerun
-            return None
+        env = dict(self.env)
+        if gpu is not None:  # this trial's GPU, alone: the framework sees it as its only one
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+            trial.set_user_attr("gpu", gpu)
+        gate = _open_gate(folder) if self.sweep.pruner != "none" else None
+        if gate is not None:
+            env[GATE_ENV] = str(gate)
+        try:
+            child = self.start(arguments, folder / "trial.log", env)
+            outcome = self._watch(study, trial, child, folder, gate)
+        finally:
+            if gate is not None:
+                gate.unlink(missing_ok=True)
+        if outcome == "stopped":  # the sweep was interrupted (Ctrl-C): queued again for the next run
+            return _requeue(study, trial)
         if outcome == "pruned":
             return study.tell(trial, state=TrialState.PRUNED)
         code = child.wait(60)
@@ -75,9 +94,10 @@ class TrialRunner:
             return self._fail(study, trial, _error_line(folder / "trial.log", code))
         return self._finish(study, trial, read_history(folder / "history.csv"))
 
-    def _watch(self, study, trial, child, folder: Path) -> str:
-        """Report each new epoch, keep the heartbeat, prune; 'done', 'pruned' or 'stopped'."""
-        reported, beat = -1, 0.0
+    def _watch(self, study, trial, child, folder: Path, gate: Path | None) -> str:
+        """Report each new epoch, keep the heartbeat, prune (else release the gate); 'done', 'pruned' or
+        'stopped'."""
+        seen, released, beat = -1, -1, 0.0
         storage = study._storage  # the study's RDB storage: the heartbeat of this trial
         while child.poll() is None:
             if self.stopping.is_set():
@@ -88,24 +108,30 @@ class TrialRunner:
             if now - beat >= max(1.0, self.sweep.heartbeat / 2):
                 storage.record_heartbeat(trial._trial_id)
                 beat = now
-            reported, prune = self._report(trial, folder, reported)
+            seen, prune = self._report(trial, folder, seen)
             if prune:
                 child.interrupt()
                 child.wait(30)
                 return "pruned"
+            if gate is not None and seen > released:
+                release(gate, seen)
+                released = seen
             time.sleep(POLL_SECONDS)
-        self._report(trial, folder, reported)
+        self._report(trial, folder, seen)  # the last epochs: reported, too late to prune a finished run
         return "done"
 
-    def _report(self, trial, folder: Path, reported: int) -> tuple[int, bool]:
-        for row in read_history(folder / "history.csv"):
+    def _report(self, trial, folder: Path, seen: int) -> tuple[int, bool]:
+        """Report the epochs after ``seen`` (those that logged the objective); (last epoch seen, prune)."""
+        for row in _complete_rows(folder / "history.csv"):
             epoch, value = row.get("epoch"), row.get(self.sweep.metric)
-            if isinstance(epoch, int) and epoch > reported and isinstance(value, float):
+            if epoch is None or epoch <= seen:
+                continue
+            seen = epoch
+            if value is not None and math.isfinite(value):
                 trial.report(value, epoch)
-                reported = epoch
                 if trial.should_prune():
-                    return reported, True
-        return reported, False
+                    return seen, True
+        return seen, False
 
     def _finish(self, study, trial, history: list[dict]):
         best = best_of(history, self.sweep.metric, self.sweep.direction)
@@ -120,6 +146,47 @@ class TrialRunner:
 
         trial.set_user_attr("error", line[:1000])
         return study.tell(trial, state=TrialState.FAIL)
+
+
+def _requeue(study, trial) -> None:
+    """Fail ``trial`` as interrupted (no error: not counted in the plan) and queue it again with its values,
+    as Optuna does with a trial whose heartbeat stopped, so the next run of the command reruns it at once."""
+    from optuna.trial import TrialState
+
+    from dlae_core.experiments.sweep.study import retry_callback
+
+    study.tell(trial, state=TrialState.FAIL)
+    retry_callback()(study, study._storage.get_trial(trial._trial_id))
+
+
+def _open_gate(folder: Path) -> Path:
+    """The epoch gate of a trial about to start in ``folder``: nothing released yet."""
+    gate = folder / ".epoch-gate"
+    release(gate, -1)
+    return gate
+
+
+def _complete_rows(history: Path) -> list[dict]:
+    """The rows of a growing CSV history whose line is complete (a row being appended waits for the next
+    look): numbers as floats, ``epoch`` as int, empty or other cells None."""
+    try:
+        text = history.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    rows = []
+    for row in csv.DictReader(io.StringIO(text[: text.rfind("\n") + 1])):
+        parsed = {key: _number(value) for key, value in row.items()}
+        epoch = parsed.get("epoch")
+        parsed["epoch"] = int(epoch) if epoch is not None and epoch.is_integer() else None
+        rows.append(parsed)
+    return rows
+
+
+def _number(text) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _record_of(exp) -> dict | None:

@@ -34,7 +34,6 @@ Deviation from the original: boxes are clipped to [0, W] x [0, H] (the box conve
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["augment_detection", "affine", "hflip", "filter_boxes", "inside_fraction", "photometric"]
 
@@ -75,6 +74,7 @@ def filter_boxes(boxes: np.ndarray, image_hw) -> np.ndarray:
 
 def _warp(image: np.ndarray, factor: float, tx: float, ty: float) -> np.ndarray:
     """Resample so that input point (x, y) lands at (factor x + tx, factor y + ty)."""
+    from scipy import ndimage  # on first use: importing it costs every run 0.35 s
     if factor == 1.0 and float(tx).is_integer() and float(ty).is_integer():
         return _shift(image, int(tx), int(ty))
     # output index o (centre o + 0.5) <- input index ((o + 0.5) - t) / f - 0.5

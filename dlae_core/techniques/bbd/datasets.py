@@ -117,6 +117,8 @@ class DetectionEvaluationSamples:
     "n_boxes" int64 scalar}``; ``max_boxes`` defaults to the most boxes of a sample of the split
     (:func:`count_max_boxes`). :func:`unpad_boxes` recovers the ground truth of a batch for mAP."""
 
+    fixed_items = True  # the same items every epoch: kept in memory whole (dlae_core.data.memory)
+
     def __init__(self, preprocessor: Preprocessor, split: DataSplit, bbd_options, anchors: np.ndarray, image_hw,
                  n_classes: int, max_boxes: int | None = None):
         if split.y_path is None:

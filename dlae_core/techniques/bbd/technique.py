@@ -25,6 +25,7 @@ class BBD(SupervisedTechnique):
     categorical_targets = False
     check_every_target = True  # boxes are a few numbers per sample: check every one before training
     needs_implementation = True
+    report_pictures = "boxes"  # validation samples: true boxes | detections (dlae_core.report.pictures)
 
     # -- planning ------------------------------------------------------------------------------------
     def check_config(self, config, registry) -> list:

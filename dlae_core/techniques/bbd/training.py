@@ -144,6 +144,13 @@ class ValidationMap:
         self.detections.extend(decode(scores, offsets, self.anchors, self.bbd, self.image_hw))
         self.truths.extend(unpad_boxes(np.asarray(boxes), np.asarray(n_boxes)))
 
+    def gather(self, collective) -> None:
+        """Take every process's detections and truths, in rank order (each rank evaluated a contiguous
+        part of the validation data: dlae_core.running.distributed.evaluation_part)."""
+        parts = collective.gather((self.detections, self.truths))
+        self.detections = [d for detections, _ in parts for d in detections]
+        self.truths = [t for _, truths in parts for t in truths]
+
     def result(self) -> float:
         value, _ = mean_average_precision(self.detections, self.truths, self.n_classes, self.iou_threshold)
         return value
@@ -179,4 +186,6 @@ class DetectionEvaluation:
         self.validation_map.reset()
 
     def end_evaluation(self) -> dict:
+        if getattr(self, "collective", None) is not None:  # a data-parallel run: mAP over every process's part
+            self.validation_map.gather(self.collective)
         return {"mAP": self.validation_map.result()}

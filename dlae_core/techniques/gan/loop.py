@@ -42,11 +42,13 @@ import numpy as np
 
 from dlae_core.errors import TrainingError, UnsupportedSettingError
 from dlae_core.extras import install_hint, missing_modules
+from dlae_core.running.distributed import current_world, reduced_means
 from dlae_core.running.run import refuse_existing
 from dlae_core.training.history import CsvHistory
 from dlae_core.training.progress import TrainingProgress
 from dlae_core.training.schedule import LearningRateSchedule
 from dlae_core.training.tensorboard import TensorBoardLog
+from dlae_core.report.images import read_png
 from dlae_core.techniques.gan.preview import write_preview
 
 PIX2PIX_COLUMNS = ("g_loss", "g_adv", "g_l1", "d_loss", "d_real", "d_fake", "d_acc")
@@ -177,7 +179,10 @@ class GanLoop:
     validation: object = None
     quiet: bool = False
     note: str = ""
+    lines: list = attrs.field(factory=list)  # printed before the first epoch (e.g. the data's memory use)
     step: int = 0
+    #: the processes' reductions in a data-parallel run (dlae_core.running.distributed), None in one process
+    collective: object = None
     variant: str = attrs.field(init=False)
     d_schedule: LearningRateSchedule = attrs.field(init=False)
     g_schedule: LearningRateSchedule = attrs.field(init=False)
@@ -198,7 +203,8 @@ class GanLoop:
         csv = CsvHistory(save.save_csv_path) if save.save_csv_switch and save.save_csv_path else None
         board = (TensorBoardLog(save.save_tensorboard_path, fresh=True)
                  if save.save_tensorboard_switch and save.save_tensorboard_path else None)
-        samples, skipped = self._preview_samples(), None
+        # previews are rank 0's to draw in a data-parallel run
+        samples, skipped = (self._preview_samples() if current_world().primary else None), None
         if samples is not None and "PIL" in missing_modules("report"):
             # a run without the pictures extra still trains
             samples, skipped = None, f"previews skipped (Pillow is not installed; run: {install_hint('report')})"
@@ -206,6 +212,8 @@ class GanLoop:
         with TrainingProgress(cfg.epochs, quiet=self.quiet) as progress, contextlib.ExitStack() as stack:
             if board is not None:
                 stack.callback(board.close)
+            for line in filter(None, self.lines):
+                progress.message(line)
             for note in (self.note, skipped):
                 if note:
                     progress.message(f"note: {note}")
@@ -219,6 +227,8 @@ class GanLoop:
                     board.add_scalars(epoch, logs)
                 history.append(logs)
                 progress.end_epoch(epoch, logs, self._after_epoch(epoch, samples))
+                if board is not None and samples is not None:  # the preview sheet in TensorBoard too
+                    board.add_image("report/previews", read_png(preview_path(self.config, epoch)), epoch)
         for role, path in final_generator_paths(self.config).items():
             self.engine.save_generator(role, path, self._state(epoch, role))
         return GanResult(history, epoch)
@@ -246,7 +256,7 @@ class GanLoop:
             done = time.perf_counter()
             progress.step(n, fetched - ready, done - fetched, {k: totals[k] / count for k in columns})
             ready = done
-        return {k: totals[k] / max(count, 1) for k in columns}
+        return reduced_means(self.collective, totals, count)
 
     def _state(self, epoch: int, role: str) -> dict:
         return {"epoch": epoch, "step": self.step, "gan": self.variant, "role": role,

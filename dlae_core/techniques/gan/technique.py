@@ -64,13 +64,6 @@ class GAN(Technique):
                             received=config.loss_function.loss)]
         return []
 
-    def check_config(self, config, registry) -> list:
-        train = config.training_configurations
-        if train.number_of_gpus > 1:
-            return [problem("training_configurations.number_of_gpus", "GAN training runs on one device",
-                            expected="1", received=train.number_of_gpus)]
-        return []
-
     def check_graphs(self, config, registry, graphs: dict) -> list:
         generator, discriminator = graphs["generator"], graphs["discriminator"]
         out = []
@@ -99,6 +92,7 @@ class GAN(Technique):
 
     # -- the session ---------------------------------------------------------------------------------
     def train(self, run, backend):
+        from dlae_core.data.memory import keep_in_memory
         from dlae_core.techniques.gan.datasets import gan_data
         from dlae_core.techniques.gan.loop import GanLoop, check_gan_session, refuse_existing_outputs
 
@@ -109,9 +103,11 @@ class GAN(Technique):
         placement = backend.placement(config, len(run.plan.main.input_shapes[0]) - 1)
         backend.seed(config.augmentation.random_seed)
         engine = backend.technique_implementation(self.name).engine(run, data, placement)
+        data.train, _, memory = keep_in_memory(data.train, enabled=config.training_configurations.cache_data)
         batches, set_epoch = backend.training_batches(data.train, config.training_configurations.batch_size,
                                                       run.options.workers, placement)
-        loop = GanLoop(config, engine, data.validation, quiet=run.options.quiet, note=placement.note)
+        loop = GanLoop(config, engine, data.validation, quiet=run.options.quiet, note=placement.note,
+                       collective=backend.collective(), lines=[memory])
         result = loop.run(batches, set_epoch=set_epoch)
         result.models = dict(engine.generators)
         return result

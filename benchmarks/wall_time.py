@@ -1,0 +1,98 @@
+"""Whole-run wall time: `dlae run` against the script a user would write, same work, same machine.
+
+    python benchmarks/wall_time.py [--cases cnn,unet2d,unet3d] [--backends torch,tensorflow]
+                                   [--repeats 3] [--epochs N] [--json results.json] [-- extra dlae run options]
+
+For each case (benchmarks/wall_time_cases.py: the digits CNN of issue 19, a small 2-D U-Net, a small
+3-D U-Net) and backend, runs -- alternating which goes first -- the hand-written script
+(wall_time_hand_torch.py, or wall_time_hand_tf.py for the TensorFlow backend) and `dlae run --quiet`
+on the same data and settings, each as its own process, and times the whole process (start,
+imports, data, training, validation, best-model saving, exit). Prints per pair the seconds and the
+ratio of medians hand / dlae (1.0: as fast as the script; the target is >= 0.95).
+
+The hand-written side also scores the test set, which `dlae run` does not: the ratio is, if anything,
+in the script's disfavour. Needs the shared data sets (<workspace>/shared/data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import common  # noqa: E402
+from wall_time_cases import CASES, dlae_config  # noqa: E402
+
+HAND = {"torch": HERE / "wall_time_hand_torch.py", "tensorflow": HERE / "wall_time_hand_tf.py"}
+
+
+def timed(command: list[str], log: Path) -> float:
+    """Seconds of ``command`` as a process (raises with its output on failure)."""
+    start = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seconds = time.perf_counter() - start
+    log.write_text(done.stdout)
+    if done.returncode:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-3000:]}")
+    return seconds
+
+
+def commands(case, backend: str, work: Path, epochs: int | None, extra: list[str]) -> dict[str, list[str]]:
+    out = work / f"{case.name}_{backend}"
+    config = common.write_config(dlae_config(case, out / "dlae", epochs=epochs), out / "config.json")
+    hand = [sys.executable, str(HAND[backend]), case.name, str(out / "hand")]
+    dlae = [sys.executable, "-m", "dlae_core.cli.main", "run", "--backend", backend, "--quiet", "--overwrite",
+            str(config), *extra]
+    if epochs:
+        hand += ["--epochs", str(epochs)]
+    return {"hand": hand, "dlae": dlae}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="cnn,unet2d,unet3d")
+    parser.add_argument("--backends", default="torch,tensorflow")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="override every case's epochs")
+    parser.add_argument("--json", default=None, help="write the timings here")
+    parser.add_argument("extra", nargs="*", help="more `dlae run` options (after --)")
+    args = parser.parse_args()
+    cases = [CASES[name] for name in args.cases.split(",")]
+    common.require_data(*{f for case in cases for f in case.files()})
+    work = Path(tempfile.mkdtemp(prefix="dlae_wall_time_"))
+    results = {}
+    try:
+        for case in cases:
+            for backend in args.backends.split(","):
+                runs = commands(case, backend, work, args.epochs, args.extra)
+                times = {"hand": [], "dlae": []}
+                for repeat in range(args.repeats):
+                    order = ("hand", "dlae") if repeat % 2 == 0 else ("dlae", "hand")
+                    for side in order:
+                        times[side].append(timed(runs[side], work / f"{case.name}_{backend}_{side}_{repeat}.log"))
+                ratio = statistics.median(times["hand"]) / statistics.median(times["dlae"])
+                results[f"{case.name}/{backend}"] = {**times, "ratio": ratio}
+                print(f"{case.name:7s} {backend:10s} hand {_fmt(times['hand'])}  dlae {_fmt(times['dlae'])}  "
+                      f"ratio of medians hand/dlae {ratio:.3f}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"machine: {common.MACHINE}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def _fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):6.2f} s (" + ", ".join(f"{v:.2f}" for v in values) + ")"
+
+
+if __name__ == "__main__":
+    main()
