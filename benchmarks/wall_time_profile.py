@@ -39,7 +39,8 @@ PHASES = [
     ("checkpoint writes (training thread)", "training/saver.py", "save"),
     ("CSV history", "training/history.py", "write"),
     ("final model", "training/loop.py", "save_final_model"),
-    ("report and run record at the end", "running/record.py", "__exit__"),
+    ("report at the end (pictures, report.html)", "report/reporter.py", "end"),
+    ("run record at the end", "running/record.py", "__exit__"),
 ]
 
 
@@ -62,7 +63,8 @@ def main() -> None:
     profile = work / "run.prof"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "dlae_core.cli.main", "run",
-                    "--backend", args.backend, "--quiet", str(config)], check=True, stdout=subprocess.DEVNULL)
+                    "--backend", args.backend, "--quiet", str(config)], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     framework = "torch" if args.backend == "torch" else "tensorflow"
     start = time.perf_counter()

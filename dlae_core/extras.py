@@ -15,7 +15,7 @@ from dlae_core.errors import MissingExtraError
 EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "torch": (("torch",), "the PyTorch backend"),
     "tensorflow": (("tensorflow",), "the TensorFlow backend (extra tensorflow-gpu: the CUDA build)"),
-    "report": (("matplotlib", "PIL", "tensorboardX"), "pictures, report.html, TensorBoard logs, GAN previews"),
+    "report": (("PIL", "tensorboardX"), "pictures, report.html, TensorBoard logs, GAN previews"),
     "gui": (("flask",), "dlae gui"),
     "medical": (("nibabel", "pydicom", "PIL"), "dlae data import, images written back"),
     "export": (("onnx", "onnxruntime"), "dlae export, predicting with exported models"),

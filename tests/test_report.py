@@ -13,7 +13,7 @@ import pytest
 
 from dlae_core.report import charts, html, images, pictures
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("PIL")
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -80,10 +80,10 @@ def test_a_run_without_the_extra_gets_one_note(monkeypatch):
     import dlae_core.extras as extras
     from dlae_core.report.reporter import for_session
 
-    monkeypatch.setattr(extras, "_installed", lambda module: module != "matplotlib")
+    monkeypatch.setattr(extras, "_installed", lambda module: module != "PIL")
     run = types.SimpleNamespace(options=types.SimpleNamespace(report_folder="out/model.pt.report"))
     reporter, note = for_session(None, run, None, None)
-    assert reporter is None and note.startswith("pictures and report.html skipped (matplotlib not installed")
+    assert reporter is None and note.startswith("pictures and report.html skipped (PIL not installed")
     assert 'pip install "dlae[report]"' in note
     assert json.loads(json.dumps(note))  # one line
     assert "\n" not in note

@@ -15,7 +15,7 @@ from browser import find_browser, start_chromium  # noqa: E402
 
 BINARY, DRIVER, MISSING = find_browser()
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
-pytest.importorskip("matplotlib")
+pytest.importorskip("PIL")
 
 
 def test_report_html_shows_every_picture_offline(tmp_path):

@@ -1,14 +1,14 @@
 """What a person looks at after a run: pictures (PNG) and one self-contained ``report.html`` in the
 folder ``<first output>.report/`` beside the run record (dlae_core.running.record).
 
-* :mod:`.charts`   -- matplotlib charts: curves, confusion matrix with precision/recall, predicted vs true
+* :mod:`.charts`   -- charts (Pillow, :mod:`.plot`): curves, confusion matrix with precision/recall, predicted vs true
 * :mod:`.images`   -- Pillow/numpy pictures: overlays, grids, boxes, middle slices
 * :mod:`.pictures` -- what is collected from the model and which pictures a technique gets
 * :mod:`.html`     -- report.html (pictures inlined as data URIs)
 * :mod:`.reporter` -- drawing at checkpoint times and at the end, in a background thread
 * :func:`rebuild`  -- ``dlae report``: redraw the curves and the page from the files a run left
 
-Needs the extra ``report`` (matplotlib, Pillow); without it a run trains and says so in one note.
+Needs the extra ``report`` (Pillow, tensorboardX); without it a run trains and says so in one note.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def finish(record, *, technique, config) -> None:
     from dlae_core.report.reporter import TIMING, read_csv_history
 
     folder = record.report_folder
-    if folder is None or {"matplotlib", "PIL"} & set(missing_modules("report")):
+    if folder is None or "PIL" in missing_modules("report"):
         return
     timing = folder / TIMING
     if timing.is_file():
@@ -88,7 +88,7 @@ def finish_inference(record, *, technique, config, registry) -> None:
     from dlae_core.report import html, inference
 
     folder = record.report_folder
-    missing = [name for name in missing_modules("report") if name in ("matplotlib", "PIL")]
+    missing = [name for name in missing_modules("report") if name == "PIL"]
     if missing:
         import click
 

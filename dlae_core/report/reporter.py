@@ -32,7 +32,7 @@ def for_session(technique, run, engine, backend) -> tuple[Reporter | None, str |
     if not folder:
         return None, None
     missing = missing_modules("report")
-    if "matplotlib" in missing or "PIL" in missing:
+    if "PIL" in missing:
         return None, (f"pictures and report.html skipped ({', '.join(missing)} not installed; run: "
                       f"{install_hint('report')})")
     loss = run.registry.losses.get(run.config.loss_function.loss)
@@ -95,9 +95,9 @@ class Reporter:
 
     def _warm_up(self) -> None:
         started = time.thread_time()
-        import matplotlib.backends.backend_agg  # noqa: F401
-        import matplotlib.figure  # noqa: F401
-        import PIL.Image  # noqa: F401
+        from dlae_core.report.plot import font
+
+        font()  # Pillow and its FreeType font, loaded beside the first epochs
 
         self.seconds_importing = time.thread_time() - started
 

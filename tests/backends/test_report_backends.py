@@ -18,7 +18,7 @@ from support import (bbd_config, cnn_layers, fcn_layers, gan_config, invoke, mak
                      train, write_config)
 from tensorboard_support import accumulator
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("PIL")
 pytest.importorskip("tensorboard")
 
 
