@@ -68,8 +68,9 @@ def main() -> None:
             out[name] = {"samples_per_s": round(rate, 1), "epoch_s": round(args.samples / rate, 3),
                          "wall_s": round(wall, 1)}
     names = list(settings)
-    out["epoch_time_2_processes_vs_1_process_same_cores"] = round(out[names[2]]["epoch_s"] / out[names[1]]["epoch_s"], 3)
-    out["epoch_time_2_processes_vs_1_process_1_thread"] = round(out[names[2]]["epoch_s"] / out[names[0]]["epoch_s"], 3)
+    two = out[names[2]]["epoch_s"]
+    out["epoch_time_2_processes_vs_1_process_same_cores"] = round(two / out[names[1]]["epoch_s"], 3)
+    out["epoch_time_2_processes_vs_1_process_1_thread"] = round(two / out[names[0]]["epoch_s"], 3)
     print(json.dumps(out, indent=1))
 
 

@@ -35,15 +35,22 @@ from wall_time_cases import CASES, dlae_config  # noqa: E402
 HAND = {"torch": HERE / "wall_time_hand_torch.py", "tensorflow": HERE / "wall_time_hand_tf.py"}
 
 
-def timed(command: list[str], log: Path) -> float:
+def timed(command: list[str], log: Path, env: dict | None = None) -> float:
     """Seconds of ``command`` as a process (raises with its output on failure)."""
     start = time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     seconds = time.perf_counter() - start
     log.write_text(done.stdout)
     if done.returncode:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-3000:]}")
     return seconds
+
+
+def tree_env(tree: str) -> dict:
+    """The environment that runs the dlae of another checkout (e.g. an earlier commit's worktree)."""
+    root = Path(tree).resolve()
+    paths = [root, root / "backends" / "torch", root / "backends" / "tensorflow"]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
 
 
 def commands(case, backend: str, work: Path, epochs: int | None, extra: list[str]) -> dict[str, list[str]]:
@@ -64,6 +71,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="override every case's epochs")
     parser.add_argument("--json", default=None, help="write the timings here")
+    parser.add_argument("--before", default=None, metavar="TREE",
+                        help="also time the dlae of this checkout (e.g. `git worktree add /tmp/before REV`): "
+                             "the figures before a change, in the same call")
     parser.add_argument("extra", nargs="*", help="more `dlae run` options (after --)")
     args = parser.parse_args()
     cases = [CASES[name] for name in args.cases.split(",")]
@@ -74,15 +84,28 @@ def main() -> None:
         for case in cases:
             for backend in args.backends.split(","):
                 runs = commands(case, backend, work, args.epochs, args.extra)
-                times = {"hand": [], "dlae": []}
+                sides = ["hand", "dlae"] + (["before"] if args.before else [])
+                envs = {"before": tree_env(args.before)} if args.before else {}
+                if args.before:
+                    runs["before"] = [*runs["dlae"][:-1 - len(args.extra)], str(work / "before.json")]
+                    config = json.loads(Path(runs["dlae"][-1 - len(args.extra)]).read_text())
+                    Path(runs["before"][-1]).write_text(json.dumps(config).replace(str(work / f"{case.name}_{backend}" / "dlae"),
+                                                                                   str(work / "before_out")))
+                times = {side: [] for side in sides}
                 for repeat in range(args.repeats):
-                    order = ("hand", "dlae") if repeat % 2 == 0 else ("dlae", "hand")
+                    order = sides if repeat % 2 == 0 else sides[::-1]
                     for side in order:
-                        times[side].append(timed(runs[side], work / f"{case.name}_{backend}_{side}_{repeat}.log"))
+                        log = work / f"{case.name}_{backend}_{side}_{repeat}.log"
+                        times[side].append(timed(runs[side], log, envs.get(side)))
                 ratio = statistics.median(times["hand"]) / statistics.median(times["dlae"])
                 results[f"{case.name}/{backend}"] = {**times, "ratio": ratio}
-                print(f"{case.name:7s} {backend:10s} hand {_fmt(times['hand'])}  dlae {_fmt(times['dlae'])}  "
-                      f"ratio of medians hand/dlae {ratio:.3f}", flush=True)
+                line = (f"{case.name:7s} {backend:10s} hand {_fmt(times['hand'])}  dlae {_fmt(times['dlae'])}  "
+                        f"ratio of medians hand/dlae {ratio:.3f}")
+                if args.before:
+                    before = statistics.median(times["hand"]) / statistics.median(times["before"])
+                    results[f"{case.name}/{backend}"]["ratio_before"] = before
+                    line += f"  | before: {_fmt(times['before'])}, ratio {before:.3f}"
+                print(line, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"machine: {common.MACHINE}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")

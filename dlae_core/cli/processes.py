@@ -82,6 +82,8 @@ def launched(engine, config, requested: int | None, *, training: bool) -> bool:
         failed = engine.launch(count, worker_arguments(click.get_current_context()), config)
         if failed:
             raise launch_failure(failed, Path(folder), count)
+    except KeyboardInterrupt:  # Ctrl-C: the workers were stopped; rank 0 said how to resume
+        raise click.exceptions.Exit(130) from None
     finally:
         os.environ.pop(FAILURES, None)
         shutil.rmtree(folder, ignore_errors=True)

@@ -53,6 +53,8 @@ def _write(technique, run, backend, out_path: Path | None) -> int:
     model, plan, payload = load_saved_network(technique, backend, config.paths.load_model, placement)
     job = technique.prediction_job(run, plan, payload)
     batch_size, collective = config.training_configurations.batch_size, backend.collective()
+    if out_path is None and collective is None:
+        return 0  # a backend whose processes share no results: rank 0 predicts every sample
     if collective is None:
         batches = backend.predict_batches(model, job.samples, batch_size, run.options.workers, placement)
         items = ((name, output) for names, outputs in batches for name, output in zip(names, job.outputs(outputs)))

@@ -316,7 +316,8 @@ def predict(backend: str, tmp_path: Path, config: dict, model_path, test_x, out_
 
 
 def error_lines(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.strip()]
+    """The lines on stderr, less the run's first line about the data kept in memory (information)."""
+    return [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("data in memory:")]
 
 
 # -- outputs ---------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ from dlae_tensorflow import require_tensorflow_keras
 
 keras = require_tensorflow_keras()
 
-import contextlib  # noqa: E402
-
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -61,17 +59,10 @@ class TensorflowBackend(Backend):
 
         return data_parallel(world, config)
 
-    def make_optimizer(self, settings, parameters=None):
-        from dlae_tensorflow.distributed import current_strategy
-
-        strategy = current_strategy()  # a Keras optimizer belongs to the strategy it is made under
-        with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return super().make_optimizer(settings, parameters)
-
     def replicas(self, config) -> tuple[int, str]:
-        from dlae_tensorflow.distributed import current_strategy, describe, local_strategy
+        from dlae_tensorflow.distributed import describe, session_strategy
 
-        strategy = current_strategy() or local_strategy(config)
+        strategy = session_strategy(config)
         return (strategy.num_replicas_in_sync, describe()) if strategy is not None else (1, "")
 
     def parameter_histograms(self, engine, batch) -> dict:
@@ -130,7 +121,8 @@ class TensorflowBackend(Backend):
         if placement.strategy is not None:  # this worker's parts of the global batches
             from dlae_tensorflow.distributed import WorkerBatches
 
-            batches = WorkerBatches(EpochIndexed(samples), batch_size, workers, training=True, epochs=True)
+            batches = WorkerBatches(EpochIndexed(samples), batch_size, workers, placement.strategy, training=True,
+                                    epochs=True)
             return batches, batches.set_epoch
         if isinstance(samples, InMemorySamples):  # batches by indexing arrays: no reading threads
             batches = ArrayBatches(samples, batch_size, training=True)
@@ -142,7 +134,7 @@ class TensorflowBackend(Backend):
         if placement.strategy is not None:
             from dlae_tensorflow.distributed import WorkerBatches
 
-            return WorkerBatches(samples, batch_size, workers, training=False)
+            return WorkerBatches(samples, batch_size, workers, placement.strategy, training=False)
         if isinstance(samples, InMemorySamples):
             return ArrayBatches(samples, batch_size, training=False)
         return make_batches(samples, batch_size, workers=workers)

@@ -66,12 +66,12 @@ def gpus() -> list:
 def choose_placement(config, spatial_rank: int | None = None) -> Placement:
     """``spatial_rank`` is accepted for symmetry with the torch backend (Keras is channels-last
     everywhere, so it changes nothing here)."""
-    from dlae_tensorflow.distributed import current_strategy, local_strategy
+    from dlae_tensorflow.distributed import session_strategy
 
     hardware = config.training_configurations.hardware
     precision = config.training_configurations.precision
     # several GPUs (or logical CPU devices) of this machine, or a cluster this process joined
-    strategy = current_strategy() or local_strategy(config)
+    strategy = session_strategy(config)
     hardware = "gpu" if hardware == "multi-gpu" else hardware
     if hardware == "gpu" and gpus():
         return Placement("/GPU:0", POLICIES[precision], strategy=strategy)

@@ -21,51 +21,69 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import tensorflow as tf
 
-from dlae_core.errors import UnsupportedSettingError
+from dlae_core.errors import DistributedError, UnsupportedSettingError, problem
 from dlae_core.running.distributed import World, current_world, global_batches, shard, wants_several_gpus
 
 #: the batch key holding the size of the global batch a worker's part belongs to
 GLOBAL = "global_size"
 CPU_DEVICES = "DLAE_CPU_DEVICES"
-_STRATEGY: dict = {}  # the process's one strategy (TensorFlow allows one device layout per process)
-
-
-def current_strategy():
-    """The strategy of this process (None: one device)."""
-    return _STRATEGY.get("strategy")
+#: the process's strategies: "cluster" (joined through TF_CONFIG) and "local" (this machine's devices;
+#: TensorFlow lays its devices out once per process)
+_STRATEGY: dict = {}
 
 
 def describe() -> str:
     return _STRATEGY.get("where", "")
 
 
-def local_strategy(config):
-    """A MirroredStrategy over this machine's devices when ``config`` asks for several GPUs and
-    more than one is visible (``number_of_gpus`` of them; 1: all), or over the logical CPU devices
-    of ``$DLAE_CPU_DEVICES``; else None. Made once per process, before TensorFlow runs anything."""
-    if "strategy" in _STRATEGY:
-        return _STRATEGY["strategy"]
+def session_strategy(config):
+    """The strategy a session of ``config`` trains under: the cluster's when this process joined one,
+    else :func:`local_strategy` (None: one device)."""
+    return _STRATEGY.get("cluster") or local_strategy(config)
+
+
+def _local_devices(config) -> list[str]:
+    """The devices ``config`` mirrors over on this machine ([]: one device)."""
     from dlae_tensorflow.device import gpus
 
     found = gpus() if config.training_configurations.hardware != "cpu" else []
-    count = int(os.environ.get(CPU_DEVICES, "0") or 0)
-    strategy, where = None, ""
     if wants_several_gpus(config) and len(found) > 1:
         wanted = config.training_configurations.number_of_gpus
         wanted = len(found) if wanted == 1 else wanted
         if wanted > len(found):
-            raise UnsupportedSettingError(f"training_configurations.number_of_gpus: more GPUs asked for than the "
-                                          f"{len(found)} visible here. Expected at most {len(found)}. Received: {wanted}.")
-        strategy = tf.distribute.MirroredStrategy([f"/gpu:{i}" for i in range(wanted)])
-        where = f"MirroredStrategy over {wanted} GPUs"
-    elif count > 1 and not found:
-        cpu = tf.config.list_physical_devices("CPU")[0]
+            raise UnsupportedSettingError(problem("training_configurations.number_of_gpus", f"more GPUs asked for than "
+                                                  f"the {len(found)} visible here", expected=f"at most {len(found)}",
+                                                  received=wanted).line())
+        return [f"/gpu:{i}" for i in range(wanted)]
+    count = int(os.environ.get(CPU_DEVICES, "0") or 0)
+    return [f"/cpu:{i}" for i in range(count)] if count > 1 and not found else []
+
+
+def local_strategy(config):
+    """A MirroredStrategy over this machine's devices when ``config`` asks for several GPUs and
+    more than one is visible (``number_of_gpus`` of them; 1: all), or over the logical CPU devices
+    of ``$DLAE_CPU_DEVICES``; else None. Made once per process, before TensorFlow runs anything."""
+    devices = _local_devices(config)
+    if not devices:
+        return None
+    if "local" not in _STRATEGY:
+        if devices[0].startswith("/cpu"):
+            _split_cpu(len(devices))
+            strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+            where = f"MirroredStrategy over {len(devices)} logical CPU devices"
+        else:
+            strategy, where = tf.distribute.MirroredStrategy(devices), f"MirroredStrategy over {len(devices)} GPUs"
+        _STRATEGY.update(local=strategy, where=where)
+    return _STRATEGY["local"]
+
+
+def _split_cpu(count: int) -> None:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
-        strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(count)],
-                                                  cross_device_ops=tf.distribute.ReductionToOneDevice())
-        where = f"MirroredStrategy over {count} logical CPU devices"
-    _STRATEGY.update(strategy=strategy, where=where)
-    return strategy
+    except RuntimeError:
+        raise UnsupportedSettingError(f"${CPU_DEVICES} splits the CPU into devices before TensorFlow starts, but it "
+                                      f"had started in this process (set it for a fresh dlae run)") from None
 
 
 @contextlib.contextmanager
@@ -81,16 +99,13 @@ def data_parallel(world: World, config):
     on_gpus = config.training_configurations.hardware != "cpu" and bool(gpus())
     implementation = (tf.distribute.experimental.CommunicationImplementation.NCCL if on_gpus
                       else tf.distribute.experimental.CommunicationImplementation.RING)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(
-        communication_options=tf.distribute.experimental.CommunicationOptions(implementation=implementation))
-    where = f"MultiWorkerMirroredStrategy, {'GPUs' if on_gpus else 'CPU'}"
-    _STRATEGY.update(strategy=strategy, where=where)
-    yield where
+    if "cluster" not in _STRATEGY:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(implementation=implementation))
+        _STRATEGY.update(cluster=strategy, where=f"MultiWorkerMirroredStrategy, {'GPUs' if on_gpus else 'CPU'}")
+    yield _STRATEGY["where"]
 
 
-def replicas() -> int:
-    strategy = current_strategy()
-    return strategy.num_replicas_in_sync if strategy is not None else 1
 
 
 # -- the data ----------------------------------------------------------------------------------
@@ -99,9 +114,10 @@ class WorkerBatches:
     batch's size as :data:`GLOBAL`); in training (``epochs``: an epoch-indexed dataset) a last
     batch smaller than the replicas is left out. Read by ``workers`` threads, a few batches ahead."""
 
-    def __init__(self, samples, batch_size: int, workers: int | None, *, training: bool, epochs: bool = False):
+    def __init__(self, samples, batch_size: int, workers: int | None, strategy, *, training: bool,
+                 epochs: bool = False):
         self.samples, self.epochs, self.epoch, self.world = samples, epochs, 0, current_world()
-        self.bounds = global_batches(len(samples), batch_size, replicas(), training=training)
+        self.bounds = global_batches(len(samples), batch_size, strategy.num_replicas_in_sync, training=training)
         self.threads = max(1, workers or 1)
         first = samples[0]
         self.specs = {key: (np.asarray(value).dtype, np.asarray(value).shape) for key, value in first.items()}
@@ -168,7 +184,7 @@ class Mirrored:
         if fn not in self._compiled:
             self._compiled[fn] = tf.function(lambda parts, scales: self._step(fn, parts, scales),
                                              reduce_retracing=True)
-        with self.strategy.scope():
+        with self.strategy.scope(), peer_failures():
             size, sums, flags = self._compiled[fn](*self.parts(batch))
         total = float(size)
         return total, {key: float(value) / max(total, 1.0) for key, value in sums.items()}, flags
@@ -198,7 +214,7 @@ class Mirrored:
         key = ("gather", fn)
         if key not in self._compiled:
             self._compiled[key] = tf.function(lambda parts: self._gathered(fn, parts), reduce_retracing=True)
-        with self.strategy.scope():
+        with self.strategy.scope(), peer_failures():
             size, loss, gathered = self._compiled[key](self.parts(batch)[0])
         return float(size), float(loss) / max(float(size), 1.0), [value.numpy() for value in gathered]
 
@@ -210,8 +226,28 @@ class Mirrored:
 
         count, loss, tensors = self.strategy.run(replica, args=(parts,))
         reduce = self.strategy.reduce
-        return (reduce(tf.distribute.ReduceOp.SUM, count, axis=None), reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+        total = tf.distribute.ReduceOp.SUM
+        return (reduce(total, count, axis=None), reduce(total, loss, axis=None),
                 [self.strategy.gather(tensor, axis=0) for tensor in tensors])
+
+
+#: what TensorFlow's collectives raise when a worker of the cluster is gone
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+               tf.errors.DeadlineExceededError)
+
+
+@contextlib.contextmanager
+def peer_failures():
+    """A collective failing because another worker is gone (it failed, or was killed) raises one
+    DistributedError line, not TensorFlow's error (which the run record and the CLI take for a bug)."""
+    try:
+        yield
+    except PEER_ERRORS:
+        world = current_world()
+        if not world.distributed:
+            raise
+        raise DistributedError(f"rank {world.rank} of {world.size}: another worker of this run stopped (its own "
+                               f"error says why), so this one stops too") from None
 
 
 def mirrored(placement) -> Mirrored | None:

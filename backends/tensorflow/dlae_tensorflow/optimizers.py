@@ -51,7 +51,9 @@ BUILDERS = {name: _factory(name) for name in OPTIMIZERS}
 def prepare(optimizer, placement, variables):
     """``optimizer`` ready to train ``variables`` on ``placement``: wrapped in a LossScaleOptimizer
     for fp16 training (the mixed_float16 policy), its state built on the placement's device."""
-    with placement.scope():  # a strategy's scope, when mirrored: Keras optimizers keep the strategy they are made in
+    with placement.scope():  # a strategy's scope, when mirrored
+        if getattr(placement, "strategy", None) is not None:  # a Keras optimizer belongs to the strategy it is made in
+            optimizer = optimizer.__class__.from_config(optimizer.get_config())
         if placement.policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(variables)

@@ -216,7 +216,8 @@ def training_loader(indexed, batch_size: int, workers, pin: bool, world: World):
     from dlae_torch.loader import make_loader
 
     sampler = RankBatches(len(indexed), batch_size, world)
-    return make_loader(Weighted(indexed), batch_size, workers=workers, pin=pin, batch_sampler=sampler), sampler.set_epoch
+    loader = make_loader(Weighted(indexed), batch_size, workers=workers, pin=pin, batch_sampler=sampler)
+    return loader, sampler.set_epoch
 
 
 def evaluation_loader(samples, batch_size: int, workers, pin: bool, world: World):

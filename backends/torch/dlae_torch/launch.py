@@ -60,13 +60,19 @@ def forked_worker(arguments: list[str]) -> None:
             raise SystemExit(code) from None
 
 
+#: the launcher's loggers (elastic agent; torch.multiprocessing, which starts forked workers)
+LOGGERS = ("torch.distributed.elastic", "torch.multiprocessing")
+
+
 @contextlib.contextmanager
 def _quiet_launcher():
     """The launcher's own log lines (closing signals, the failure table) are dlae's to say, in one line."""
-    logger = logging.getLogger("torch.distributed.elastic")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

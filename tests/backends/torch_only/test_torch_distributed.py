@@ -234,4 +234,5 @@ def test_killing_a_rank_stops_the_run_within_seconds_and_keeps_the_checkpoint(tm
     assert [line for line in stderr.splitlines() if line.startswith("error: ")] == [
         "error: rank 1 of 2 was killed by SIGKILL",
         "error: rank 1 of 2 failed, so the other processes of the run were stopped"], stderr[-2000:]
+    assert "Traceback" not in stderr and "SIGTERM" not in stderr  # the launcher's own logs stay quiet
     assert model_state("torch", checkpoint)["epoch"] == 0  # the last checkpoint stays, whole
