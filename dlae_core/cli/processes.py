@@ -33,6 +33,7 @@ from dlae_core.running.distributed import (World, current_world, per_process_bat
 
 #: the folder where workers started by dlae leave their error lines for the launcher
 FAILURES = "DLAE_DISTRIBUTED_FAILURES"
+FOLLOWER_GRACE_S = 1.0  # ten times the launcher's monitor interval
 
 
 # -- in a worker ------------------------------------------------------------------------------------
@@ -61,6 +62,10 @@ def report_failure(exc: DlaeError) -> bool:
     failure = {"rank": world.rank, "lines": exc.lines(), "exit_code": exc.exit_code, "time": time.time(),
                "follows": isinstance(exc, DistributedError)}
     (Path(folder) / f"rank{world.rank}.json").write_text(json.dumps(failure), encoding="utf-8")
+    if failure["follows"]:
+        # a process that only lost its peer exits a moment later, so that the launcher, which reports the
+        # first worker it sees end, sees the one that caused it (killed workers leave no lines to tell)
+        time.sleep(FOLLOWER_GRACE_S)
     return False
 
 

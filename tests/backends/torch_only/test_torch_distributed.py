@@ -230,7 +230,7 @@ def test_killing_a_rank_stops_the_run_within_seconds_and_keeps_the_checkpoint(tm
         if run.poll() is None:
             run.kill()
     assert stopped < 20, stopped  # ~3 s here: the survivor's collective fails at once, the launcher stops it
-    assert run.returncode == 1
+    assert run.returncode == 1, stderr[-3000:]
     assert [line for line in stderr.splitlines() if line.startswith("error: ")] == [
         "error: rank 1 of 2 was killed by SIGKILL",
         "error: rank 1 of 2 failed, so the other processes of the run were stopped"], stderr[-2000:]
