@@ -14,8 +14,7 @@ from dlae_core.running.distributed import current_world
 from dlae_torch import distributed
 from dlae_torch import weights as canonical
 from dlae_torch.device import Placement, choose_placement
-from dlae_torch.loader import (ArrayBatches, EpochIndexed, EpochSampler, default_workers,
-                              leave_cores_to_workers, make_loader, to_device)
+from dlae_torch.loader import ArrayBatches, EpochIndexed, EpochSampler, make_loader, to_device
 from dlae_torch.model import GraphModel
 from dlae_torch.model import count_params as count_module_params
 from dlae_torch.modelfile import load_model_file
@@ -126,8 +125,6 @@ class TorchBackend(Backend):
         sampler = EpochSampler(len(indexed))
         loader = make_loader(indexed, batch_size, workers=workers, pin=placement.device.type == "cuda",
                              sampler=sampler)
-        if placement.device.type == "cpu":
-            leave_cores_to_workers(default_workers() if workers is None else workers)
         return loader, sampler.set_epoch
 
     def evaluation_batches(self, samples, batch_size: int, workers: int | None, placement):

@@ -97,19 +97,6 @@ def default_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
-def leave_cores_to_workers(workers: int) -> None:
-    """Training on the CPU beside ``workers`` loader processes: torch's intra-op threads take the
-    cores the workers leave (at least one). OpenMP threads that share a core with a busy worker wait
-    at every operator's barrier: on 2 cores, 2 threads beside 1 worker made epochs up to 10x slower
-    (51 against 536 samples/s in one run of the example FCN). An OMP_NUM_THREADS the user set wins."""
-    if workers <= 0 or os.environ.get("OMP_NUM_THREADS"):
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores - workers)
-    if threads < torch.get_num_threads():
-        torch.set_num_threads(threads)
-
-
 # Batches up to this size leave a worker as pickled numpy arrays through its pipe and are collated in the
 # main process. torch's default sends each tensor as shared memory whose file descriptor the main process
 # fetches over a socket from the worker: ~1 ms of main-process time and a round trip to the worker per
