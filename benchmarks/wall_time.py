@@ -86,11 +86,8 @@ def main() -> None:
                 runs = commands(case, backend, work, args.epochs, args.extra)
                 sides = ["hand", "dlae"] + (["before"] if args.before else [])
                 envs = {"before": tree_env(args.before)} if args.before else {}
-                if args.before:
-                    runs["before"] = [*runs["dlae"][:-1 - len(args.extra)], str(work / "before.json")]
-                    config = json.loads(Path(runs["dlae"][-1 - len(args.extra)]).read_text())
-                    Path(runs["before"][-1]).write_text(json.dumps(config).replace(str(work / f"{case.name}_{backend}" / "dlae"),
-                                                                                   str(work / "before_out")))
+                if args.before:  # the same command with its own config and outputs, run by the other checkout
+                    runs["before"] = commands(case, backend, work / "before", args.epochs, args.extra)["dlae"]
                 times = {side: [] for side in sides}
                 for repeat in range(args.repeats):
                     order = sides if repeat % 2 == 0 else sides[::-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -100,15 +101,18 @@ def read_history_leniently(path: str | Path | None) -> list[dict]:
     if path is None or not Path(path).is_file():
         return []
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        return parse_history(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
+
+
+def parse_history(text: str) -> list[dict]:
+    """The rows of CSV history ``text`` as :func:`read_history_leniently` gives them."""
     out = []
-    for row in rows:
+    for row in csv.DictReader(io.StringIO(text)):
         parsed = {key: _number_or_none(value) for key, value in row.items()}
-        if isinstance(parsed.get("epoch"), float):
-            parsed["epoch"] = int(parsed["epoch"])
+        epoch = parsed.get("epoch")
+        parsed["epoch"] = int(epoch) if epoch is not None and epoch.is_integer() else None
         out.append(parsed)
     return out
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
+
+from conftest import wait_until
 
 SCREENSHOTS = Path(os.environ.get("DLAE_GUI_SCREENSHOTS", Path(__file__).resolve().parents[2] / "build" / "gui-screenshots"))
 
@@ -52,13 +53,7 @@ class Page:
         return self.driver.execute_script(script, *args)
 
     def wait(self, predicate, timeout: float = 20, what: str = "the page"):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(predicate, timeout, what, interval=0.05)
 
     def css(self, selector: str):
         return self.driver.find_element("css selector", selector)

@@ -11,6 +11,8 @@ skipped without it).
 
 from __future__ import annotations
 
+import time
+
 import json
 from pathlib import Path
 
@@ -20,6 +22,17 @@ pytest.importorskip("flask", reason="the gui extra is not installed (pip install
 
 TOKEN = "test-token-0123456789"
 HOST = "127.0.0.1:5000"
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
+    """The first truthy value of ``predicate()``, polled every ``interval`` s; AssertionError after ``timeout`` s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import HOST
+from conftest import HOST, wait_until as _wait
 from dlae_core.gui.colors import PREDICTED, TRUTH, box_edges
 from dlae_core.gui.samples import draw_sample
 from dlae_core.techniques.gan.preview import GAP
@@ -32,15 +31,6 @@ def _get(client, path):
 def _post(client, path, body):
     return client.post(client.prefix + path, json=body, headers={"Host": HOST})
 
-
-def _wait(predicate, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _png(data: bytes) -> np.ndarray:

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,7 +20,7 @@ from dlae_core.config.parser import load_config
 from dlae_core.config.schema import SECTIONS
 from dlae_core.running.paths import resolve_relative_paths
 
-from conftest import HOST
+from conftest import HOST, wait_until as _wait
 
 
 def _resolved(path: Path, registry):
@@ -336,15 +335,6 @@ def test_progress_is_read_from_the_log():
     assert found["step"]["step"] == 4 and found["step"]["steps"] == 12 and found["step"]["eta"] == "0:00:09"
     assert found["errors"] == ["error: paths.train_X: the file does not exist."]
 
-
-def _wait(predicate, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_run_is_started_found_again_and_stopped_keeping_its_checkpoint(client, gui_registry, fcn_example, tmp_path):

@@ -9,7 +9,6 @@ it, exactly as Optuna prunes in-process, however short the epochs are."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from dlae_core.experiments.record import best_of, read_record
 from dlae_core.experiments.results import read_history
 from dlae_core.training.epoch_gate import ENV as GATE_ENV
+from dlae_core.training.history import parse_history
 from dlae_core.training.epoch_gate import release
 
 __all__ = ["TrialRunner"]
@@ -168,25 +168,12 @@ def _open_gate(folder: Path) -> Path:
 
 def _complete_rows(history: Path) -> list[dict]:
     """The rows of a growing CSV history whose line is complete (a row being appended waits for the next
-    look): numbers as floats, ``epoch`` as int, empty or other cells None."""
+    look), as read_history_leniently gives them."""
     try:
         text = history.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return parse_history(text[: text.rfind("\n") + 1])
+    except (OSError, UnicodeDecodeError, csv.Error):
         return []
-    rows = []
-    for row in csv.DictReader(io.StringIO(text[: text.rfind("\n") + 1])):
-        parsed = {key: _number(value) for key, value in row.items()}
-        epoch = parsed.get("epoch")
-        parsed["epoch"] = int(epoch) if epoch is not None and epoch.is_integer() else None
-        rows.append(parsed)
-    return rows
-
-
-def _number(text) -> float | None:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
 
 
 def _record_of(exp) -> dict | None:
