@@ -8,7 +8,10 @@ For each case (benchmarks/wall_time_cases.py: the digits CNN of issue 19, a smal
 (wall_time_hand_torch.py, or wall_time_hand_tf.py for the TensorFlow backend) and `dlae run --quiet`
 on the same data and settings, each as its own process, and times the whole process (start,
 imports, data, training, validation, best-model saving, exit). Prints per pair the seconds and the
-ratio of medians hand / dlae (1.0: as fast as the script; the target is >= 0.95).
+ratio of medians hand / dlae (1.0: as fast as the script; the target is >= 0.95), and the median of
+the paired ratios (each repeat's hand / dlae, the two runs back to back): on a shared machine whose
+load drifts over minutes (a cloud VM's stolen CPU time), the paired figure is the steadier one.
+Each run's seconds go to standard error as they come (`--quiet-progress` turns that off).
 
 The hand-written side also scores the test set, which `dlae run` does not: the ratio is, if anything,
 in the script's disfavour. Needs the shared data sets (<workspace>/shared/data).
@@ -74,6 +77,7 @@ def main() -> None:
     parser.add_argument("--before", default=None, metavar="TREE",
                         help="also time the dlae of this checkout (e.g. `git worktree add /tmp/before REV`): "
                              "the figures before a change, in the same call")
+    parser.add_argument("--quiet-progress", action="store_true", help="no line per run on standard error")
     parser.add_argument("extra", nargs="*", help="more `dlae run` options (after --)")
     args = parser.parse_args()
     cases = [CASES[name] for name in args.cases.split(",")]
@@ -94,10 +98,14 @@ def main() -> None:
                     for side in order:
                         log = work / f"{case.name}_{backend}_{side}_{repeat}.log"
                         times[side].append(timed(runs[side], log, envs.get(side)))
+                        if not args.quiet_progress:
+                            print(f"  {case.name} {backend} {side} run {repeat + 1}: {times[side][-1]:.2f} s",
+                                  file=sys.stderr, flush=True)
                 ratio = statistics.median(times["hand"]) / statistics.median(times["dlae"])
-                results[f"{case.name}/{backend}"] = {**times, "ratio": ratio}
+                paired = statistics.median(h / d for h, d in zip(times["hand"], times["dlae"]))
+                results[f"{case.name}/{backend}"] = {**times, "ratio": ratio, "paired_ratio": paired}
                 line = (f"{case.name:7s} {backend:10s} hand {_fmt(times['hand'])}  dlae {_fmt(times['dlae'])}  "
-                        f"ratio of medians hand/dlae {ratio:.3f}")
+                        f"ratio of medians hand/dlae {ratio:.3f}, median paired ratio {paired:.3f}")
                 if args.before:
                     before = statistics.median(times["hand"]) / statistics.median(times["before"])
                     results[f"{case.name}/{backend}"]["ratio_before"] = before

@@ -14,6 +14,7 @@ from dlae_core.techniques.bbd.training import DetectionEvaluation
 
 from dlae_torch.bbd_model import build_detector, ssd_loss
 from dlae_torch.loader import to_device
+from dlae_torch.model import with_penalties
 from dlae_torch.trainer import TorchSteps
 
 __all__ = ["TorchDetectionSteps", "IMPLEMENTATIONS"]
@@ -31,7 +32,7 @@ class TorchDetectionSteps(DetectionEvaluation, TorchSteps):
         batch = to_device(batch, self.placement.device, self.placement.channels_last)
         with self.placement.autocast():
             pred = self.model(batch["x"])
-        loss = self.loss_fn(pred.float(), batch["y"]) + self.model.regularization_loss()
+        loss = with_penalties(self.loss_fn(pred.float(), batch["y"]), self.model)
         self.validation_map.add(pred.float().cpu().numpy(), batch["boxes"].cpu().numpy(),
                                 batch["n_boxes"].cpu().numpy())
         return batch["x"].shape[0], {"loss": loss.item()}

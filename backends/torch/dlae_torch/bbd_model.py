@@ -75,8 +75,11 @@ class DetectionModel(nn.Module):
         probabilities = torch.softmax(torch.cat(scores, dim=1).float(), dim=-1)
         return torch.cat([probabilities, torch.cat(offsets, dim=1).float()], dim=-1)
 
-    def regularization_loss(self) -> torch.Tensor:
+    def penalty(self) -> torch.Tensor | None:
         """The layer graph's penalties (the heads carry no regularization)."""
+        return self.body.penalty()
+
+    def regularization_loss(self) -> torch.Tensor:
         return self.body.regularization_loss()
 
 

@@ -43,6 +43,7 @@ from dlae_core.techniques.gan.technique import gan_implementation
 
 from dlae_torch.distributed import batch_weight, joined, parallel, peer_safe, rank_generators
 from dlae_torch.loader import to_device
+from dlae_torch.model import with_penalties
 from dlae_torch.modelfile import save_model_file
 from dlae_torch.optimizers import set_learning_rate
 
@@ -121,7 +122,7 @@ class TorchGanEngine(GanNetworks):
                     real_out = model(reals[role], *condition)
                     fake_out = model(fakes[role].detach(), *condition)
             d_real, d_fake = self.adv(real_out, 1.0), self.adv(fake_out, 0.0)
-            loss = (d_real + d_fake) / 2 + model.regularization_loss()
+            loss = with_penalties((d_real + d_fake) / 2, model)
             scaler = self.d_scalers[role]
             scaler.scale(_weighted(loss, weight)).backward()
             scaler.step(optimizer)
@@ -163,7 +164,7 @@ class TorchGanEngine(GanNetworks):
         fake = (self.translate or generator)(x)
         g_adv = self.adv(discriminator(fake, x), 1.0)
         g_l1 = torch.mean(torch.abs(fake.float() - y.float()))
-        loss = g_adv + self.lambda1 * g_l1 + generator.regularization_loss()
+        loss = with_penalties(g_adv + self.lambda1 * g_l1, generator)
         return {"g_loss": loss, "g_adv": g_adv.detach(), "g_l1": g_l1.detach()}
 
     def _cyclegan_terms(self, x, y) -> dict:
@@ -173,8 +174,7 @@ class TorchGanEngine(GanNetworks):
         adv = self.adv(d2(fake_y), 1.0) + self.adv(d1(fake_x), 1.0)
         cycle = _mae(back_x, x) + _mae(back_y, y)
         identity = _mae(same_x, x) + _mae(same_y, y)
-        loss = (adv + self.lambda1 * cycle + self.lambda2 * identity
-                + g1.regularization_loss() + g2.regularization_loss())
+        loss = with_penalties(adv + self.lambda1 * cycle + self.lambda2 * identity, g1, g2)
         return {"g_loss": loss, "g_adv": adv.detach() / 2, "g_cycle": cycle.detach() / 2,
                 "g_identity": identity.detach() / 2}
 

@@ -67,7 +67,7 @@ def _check_labels(labels: torch.Tensor, classes: int) -> None:
     sample the checks before training did not read (they read a few samples per file)."""
     if labels.numel() == 0:
         return
-    low, high = torch.aminmax(labels)  # one pass; the masks below only when a label is bad
+    low, high = (int(v) for v in torch.aminmax(labels))  # one pass, read as numbers: no more ops per step
     if low < 0 or high >= classes:
         from dlae_core.errors import DataError, problem
 

@@ -123,8 +123,9 @@ class GraphModel(nn.Module):
         values = self.run(*inputs, keep=tuple(nodes))
         return [to_channels_last(values[i]) for i in nodes]
 
-    def regularization_loss(self) -> torch.Tensor:
-        """Sum of the kernel penalties plus the activity penalties of the latest forward."""
+    def penalty(self) -> torch.Tensor | None:
+        """Sum of the kernel penalties plus the activity penalties of the latest forward; None for a
+        network without regularizers (the training step then adds nothing: no zero tensor, no op)."""
         total = None
         if getattr(self, "_penalized", None) is None:  # the modules are fixed once built: look once
             self._penalized = [m for m in self.modules() if _may_penalize(m)]
@@ -134,10 +135,25 @@ class GraphModel(nn.Module):
             for term in terms:
                 if term is not None:
                     total = term if total is None else total + term
+        return total
+
+    def regularization_loss(self) -> torch.Tensor:
+        """:meth:`penalty` as a tensor (0 without regularizers)."""
+        total = self.penalty()
         if total is None:
             param = next(self.parameters(), None)
             return torch.zeros((), device=param.device if param is not None else None)
         return total
+
+
+def with_penalties(loss: torch.Tensor, *networks) -> torch.Tensor:
+    """``loss`` plus the regularization penalties of ``networks`` (each with a ``penalty()``);
+    ``loss`` itself when none has a regularizer."""
+    for network in networks:
+        term = network.penalty()
+        if term is not None:
+            loss = loss + term
+    return loss
 
 
 def _may_penalize(module: nn.Module) -> bool:

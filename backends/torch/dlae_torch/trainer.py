@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from copy import deepcopy
 
 import torch
@@ -17,6 +18,7 @@ from dlae_torch.distributed import batch_weight, parallel, peer_safe, rank_gener
 from dlae_torch import metrics as metric_fns
 from dlae_torch.device_augment import augment_batch, finish_batch
 from dlae_torch.loader import to_device
+from dlae_torch.model import with_penalties
 from dlae_torch.modelfile import load_model_file, model_payload, write_payload
 from dlae_torch.optimizers import set_learning_rate
 
@@ -54,13 +56,14 @@ class TorchSteps(SupervisedSteps):
         self.optimizer.zero_grad(set_to_none=True)
         with self.placement.autocast():
             pred = self.network(x)
-        loss = self.loss_fn(pred.float(), y) + self.model.regularization_loss()
-        if not torch.isfinite(loss):
-            raise TrainingError(non_finite_message(loss.item(), x, y))
+        loss = with_penalties(self.loss_fn(pred.float(), y), self.model)
+        value = loss.item()  # the one read of the loss: the finiteness check and the reported value
+        if not math.isfinite(value):
+            raise TrainingError(non_finite_message(value, x, y))
         self.scaler.scale(loss if weight is None or weight == 1.0 else loss * weight).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return x.shape[0], self._values(loss, pred, y)
+        return x.shape[0], self._values(value, pred, y)
 
     @torch.no_grad()
     def eval_step(self, batch: dict) -> tuple[int, dict]:
@@ -69,8 +72,8 @@ class TorchSteps(SupervisedSteps):
         x, y = self._inputs(batch, train=False)
         with self.placement.autocast():
             pred = self.model(x)
-        loss = self.loss_fn(pred.float(), y) + self.model.regularization_loss()
-        return x.shape[0], self._values(loss, pred, y)
+        loss = with_penalties(self.loss_fn(pred.float(), y), self.model)
+        return x.shape[0], self._values(loss.item(), pred, y)
 
     def save(self, path: str, state: dict) -> None:
         write_payload(path, self._payload(state, copy=False))
@@ -98,8 +101,8 @@ class TorchSteps(SupervisedSteps):
         return batch["x"], batch["y"]
 
     @torch.no_grad()
-    def _values(self, loss: torch.Tensor, pred: torch.Tensor, y: torch.Tensor) -> dict:
-        values = {"loss": loss.item()}
+    def _values(self, loss: float, pred: torch.Tensor, y: torch.Tensor) -> dict:
+        values = {"loss": loss}
         values.update({name: fn(pred.float(), y).item() for name, fn in self.monitors.items()})
         return values
 
