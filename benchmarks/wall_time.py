@@ -11,7 +11,9 @@ imports, data, training, validation, best-model saving, exit). Prints per pair t
 ratio of medians hand / dlae (1.0: as fast as the script; the target is >= 0.95), and the median of
 the paired ratios (each repeat's hand / dlae, the two runs back to back): on a shared machine whose
 load drifts over minutes (a cloud VM's stolen CPU time), the paired figure is the steadier one.
-Each run's seconds go to standard error as they come (`--quiet-progress` turns that off).
+Each run's seconds go to standard error as they come (`--quiet-progress` turns that off), with its
+CPU seconds and the share of the machine's CPU time the hypervisor stole meanwhile (/proc/stat): a
+figure taken while much is stolen says more about the neighbours than about dlae.
 
 The hand-written side also scores the test set, which `dlae run` does not: the ratio is, if anything,
 in the script's disfavour. Needs the shared data sets (<workspace>/shared/data).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,15 +41,37 @@ from wall_time_cases import CASES, dlae_config  # noqa: E402
 HAND = {"torch": HERE / "wall_time_hand_torch.py", "tensorflow": HERE / "wall_time_hand_tf.py"}
 
 
-def timed(command: list[str], log: Path, env: dict | None = None) -> float:
-    """Seconds of ``command`` as a process (raises with its output on failure)."""
+def timed(command: list[str], log: Path, env: dict | None = None) -> tuple[float, float, float | None]:
+    """Wall seconds of ``command`` as a process, its CPU seconds (user + system, its children
+    included) and the share of the machine's CPU time stolen by the hypervisor meanwhile (None where
+    /proc/stat is missing); raises with the output on failure."""
+    cpu_before, steal_before = _children_cpu(), _cpu_ticks()
     start = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     seconds = time.perf_counter() - start
+    cpu, ticks = _children_cpu() - cpu_before, _cpu_ticks()
     log.write_text(done.stdout)
     if done.returncode:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-3000:]}")
-    return seconds
+    stolen = None
+    if ticks and steal_before:
+        total = sum(ticks) - sum(steal_before)
+        stolen = (ticks[7] - steal_before[7]) / total if total > 0 else 0.0
+    return seconds, cpu, stolen
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters (user, nice, system, idle, iowait, irq, softirq, steal)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def tree_env(tree: str) -> dict:
@@ -93,19 +118,29 @@ def main() -> None:
                 if args.before:  # the same command with its own config and outputs, run by the other checkout
                     runs["before"] = commands(case, backend, work / "before", args.epochs, args.extra)["dlae"]
                 times = {side: [] for side in sides}
+                cpu = {side: [] for side in sides}
+                steal = []
                 for repeat in range(args.repeats):
                     order = sides if repeat % 2 == 0 else sides[::-1]
                     for side in order:
                         log = work / f"{case.name}_{backend}_{side}_{repeat}.log"
-                        times[side].append(timed(runs[side], log, envs.get(side)))
+                        seconds, cpu_seconds, stolen = timed(runs[side], log, envs.get(side))
+                        times[side].append(seconds)
+                        cpu[side].append(cpu_seconds)
+                        steal += [stolen] if stolen is not None else []
                         if not args.quiet_progress:
-                            print(f"  {case.name} {backend} {side} run {repeat + 1}: {times[side][-1]:.2f} s",
-                                  file=sys.stderr, flush=True)
+                            print(f"  {case.name} {backend} {side} run {repeat + 1}: {seconds:.2f} s, "
+                                  f"CPU {cpu_seconds:.2f} s" + (f", stolen {100 * stolen:.0f}%" if stolen is not None
+                                                                else ""), file=sys.stderr, flush=True)
                 ratio = statistics.median(times["hand"]) / statistics.median(times["dlae"])
                 paired = statistics.median(h / d for h, d in zip(times["hand"], times["dlae"]))
-                results[f"{case.name}/{backend}"] = {**times, "ratio": ratio, "paired_ratio": paired}
+                cpu_ratio = statistics.median(cpu["hand"]) / statistics.median(cpu["dlae"])
+                results[f"{case.name}/{backend}"] = {**times, "ratio": ratio, "paired_ratio": paired,
+                                                     "cpu": cpu, "cpu_ratio": cpu_ratio, "stolen": steal}
                 line = (f"{case.name:7s} {backend:10s} hand {_fmt(times['hand'])}  dlae {_fmt(times['dlae'])}  "
-                        f"ratio of medians hand/dlae {ratio:.3f}, median paired ratio {paired:.3f}")
+                        f"ratio of medians hand/dlae {ratio:.3f}, median paired ratio {paired:.3f}; CPU seconds "
+                        f"hand/dlae {cpu_ratio:.3f}" + (f"; CPU stolen {100 * statistics.median(steal):.0f}% "
+                                                        f"(median)" if steal else ""))
                 if args.before:
                     before = statistics.median(times["hand"]) / statistics.median(times["before"])
                     results[f"{case.name}/{backend}"]["ratio_before"] = before
