@@ -14,8 +14,7 @@ from dlae_core.running.distributed import current_world
 from dlae_torch import distributed
 from dlae_torch import weights as canonical
 from dlae_torch.device import Placement, choose_placement
-from dlae_torch.loader import (ArrayBatches, CoresLeftToWorkers, EpochIndexed, EpochSampler, default_workers,
-                              make_loader, threads_beside_workers, to_device)
+from dlae_torch.loader import ArrayBatches, EpochIndexed, EpochSampler, make_loader, to_device
 from dlae_torch.model import GraphModel
 from dlae_torch.model import count_params as count_module_params
 from dlae_torch.modelfile import load_model_file
@@ -126,9 +125,6 @@ class TorchBackend(Backend):
         sampler = EpochSampler(len(indexed))
         loader = make_loader(indexed, batch_size, workers=workers, pin=placement.device.type == "cuda",
                              sampler=sampler)
-        threads = threads_beside_workers(default_workers() if workers is None else workers)
-        if placement.device.type == "cpu" and threads is not None:
-            loader = CoresLeftToWorkers(loader, threads)
         return loader, sampler.set_epoch
 
     def evaluation_batches(self, samples, batch_size: int, workers: int | None, placement):

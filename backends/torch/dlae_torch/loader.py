@@ -97,48 +97,6 @@ def default_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
-def threads_beside_workers(workers: int) -> int | None:
-    """torch's intra-op threads for training on the CPU beside ``workers`` busy loader processes: the
-    cores they leave (at least one); None to keep torch's choice (no workers, or OMP_NUM_THREADS set
-    by the user, which always wins)."""
-    if workers <= 0 or os.environ.get("OMP_NUM_THREADS"):
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - workers)
-
-
-class CoresLeftToWorkers:
-    """Training batches from loader workers on the CPU: while a pass over them runs, torch's intra-op
-    threads take only the cores the workers leave, and get their number back when the pass ends (so
-    validation, prediction and anything else in the process keep torch's own choice).
-
-    Why: OpenMP threads meet at a barrier after every operator; one that shares a core with a busy
-    worker makes the others wait. On 2 cores, 2 threads beside 1 worker made the example FCN's
-    epochs run anywhere from 51 to 536 samples/s; with 1 thread, 274 to 937."""
-
-    def __init__(self, loader, threads: int):
-        self.loader, self.threads = loader, threads
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self):
-        previous = torch.get_num_threads()
-        if self.threads >= previous:
-            yield from self.loader
-            return
-        torch.set_num_threads(self.threads)
-        try:
-            yield from self.loader
-        finally:
-            torch.set_num_threads(previous)
-
-    def __getattr__(self, name):
-        if name == "loader":
-            raise AttributeError(name)
-        return getattr(self.loader, name)
-
-
 # Batches up to this size leave a worker as pickled numpy arrays through its pipe and are collated in the
 # main process. torch's default sends each tensor as shared memory whose file descriptor the main process
 # fetches over a socket from the worker: ~1 ms of main-process time and a round trip to the worker per
