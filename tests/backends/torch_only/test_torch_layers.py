@@ -16,7 +16,7 @@ from dlae_core.planning.graph import build_graph  # noqa: E402
 from dlae_core.plugin.registry import Registry, make_plugin_manager  # noqa: E402
 from dlae_torch.initializers import conv_to_torch, depthwise_to_torch, keras_kernel  # noqa: E402
 from dlae_torch.layers import to_channels_last, to_internal  # noqa: E402
-from dlae_torch.model import GraphModel, count_params  # noqa: E402
+from dlae_torch.model import GraphModel, count_params, with_penalties  # noqa: E402
 from support import CONV, UNET_2D, UNET_3D  # noqa: E402
 
 REGISTRY = Registry(make_plugin_manager(load_entrypoints=False, plugins=[dlae_core.plugin.builtin, dlae_torch.plugin]))
@@ -167,6 +167,11 @@ def test_regularization_loss():
     torch.testing.assert_close(model.regularization_loss(), kernel + activity)
     plain = GraphModel(graph_of(["Input:(4, 4, 2)", "Dense:2"]), BUILDERS)
     assert plain.regularization_loss().item() == 0.0
+    # what the training steps add: the penalties, or nothing at all (the same tensor, no op) without any
+    loss = torch.tensor(1.5, requires_grad=True)
+    torch.testing.assert_close(with_penalties(loss, model), loss + kernel + activity)
+    torch.testing.assert_close(with_penalties(loss, model, model), loss + 2 * (kernel + activity))
+    assert plain.penalty() is None and with_penalties(loss, plain) is loss
 
 
 
