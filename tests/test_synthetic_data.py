@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import h5py
 import numpy as np
 import pytest
@@ -91,13 +89,6 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(DataError, match="classes"):
         write_example_data(tmp_path, "classification", classes=5)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_a_few_hundred_samples_are_fast(tmp_path):
-    for kind in KINDS:
-        start = time.perf_counter()
-        write_example_data(tmp_path, kind, n=200)  # 300 samples in all
-        assert time.perf_counter() - start < 1.0, kind
 
 
 # -- the content is what it claims and easy to learn -------------------------------------
