@@ -15,6 +15,12 @@ Each run's seconds go to standard error as they come (`--quiet-progress` turns t
 CPU seconds and the share of the machine's CPU time the hypervisor stole meanwhile (/proc/stat): a
 figure taken while much is stolen says more about the neighbours than about dlae.
 
+``--side-by-side`` runs the two at the same time instead, each pinned to its own core with one
+thread (OMP_NUM_THREADS / TF_NUM_INTRAOP_THREADS = 1), the cores swapped every repeat: whatever the
+machine does meanwhile (stolen time, a slower host, memory traffic of neighbours) falls on both runs
+alike, so the paired ratio holds even where run-to-run times drift by 50%. It measures one thread
+each, not torch's default two; the alternating mode is the one for the default settings.
+
 The hand-written side also scores the test set, which `dlae run` does not: the ratio is, if anything,
 in the script's disfavour. Needs the shared data sets (<workspace>/shared/data).
 """
@@ -60,6 +66,28 @@ def timed(command: list[str], log: Path, env: dict | None = None) -> tuple[float
     return seconds, cpu, stolen
 
 
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
+              "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def side_by_side(runs: dict[str, list[str]], cores: dict[str, int], logs: dict[str, Path]) -> dict[str, float]:
+    """Wall seconds of each command, all started together, each pinned to its core with one thread."""
+    env = {**os.environ, **ONE_THREAD}
+    started, processes, seconds = time.perf_counter(), {}, {}
+    for side, command in runs.items():
+        processes[side] = subprocess.Popen(command, stdout=logs[side].open("w"), stderr=subprocess.STDOUT, env=env,
+                                           preexec_fn=lambda core=cores[side]: os.sched_setaffinity(0, {core}))
+    while len(seconds) < len(processes):
+        for side, process in processes.items():
+            if side not in seconds and process.poll() is not None:
+                seconds[side] = time.perf_counter() - started
+                if process.returncode:
+                    raise SystemExit(f"failed ({process.returncode}): {' '.join(runs[side])}\n"
+                                     f"{logs[side].read_text()[-3000:]}")
+        time.sleep(0.05)
+    return seconds
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -102,6 +130,8 @@ def main() -> None:
     parser.add_argument("--before", default=None, metavar="TREE",
                         help="also time the dlae of this checkout (e.g. `git worktree add /tmp/before REV`): "
                              "the figures before a change, in the same call")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="run hand and dlae at once, one core and one thread each, cores swapped per repeat")
     parser.add_argument("--quiet-progress", action="store_true", help="no line per run on standard error")
     parser.add_argument("extra", nargs="*", help="more `dlae run` options (after --)")
     args = parser.parse_args()
@@ -120,6 +150,9 @@ def main() -> None:
                 times = {side: [] for side in sides}
                 cpu = {side: [] for side in sides}
                 steal = []
+                if args.side_by_side:
+                    results[f"{case.name}/{backend}"] = _side_by_side_case(case.name, backend, runs, work, args)
+                    continue
                 for repeat in range(args.repeats):
                     order = sides if repeat % 2 == 0 else sides[::-1]
                     for side in order:
@@ -151,6 +184,27 @@ def main() -> None:
     print(f"machine: {common.MACHINE}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def _side_by_side_case(name: str, backend: str, runs: dict, work: Path, args) -> dict:
+    if args.before or len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("--side-by-side needs two usable cores and no --before")
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    times = {"hand": [], "dlae": []}
+    for repeat in range(args.repeats):
+        cores = {"hand": first, "dlae": second} if repeat % 2 == 0 else {"hand": second, "dlae": first}
+        logs = {side: work / f"{name}_{backend}_{side}_{repeat}.log" for side in times}
+        seconds = side_by_side({side: runs[side] for side in times}, cores, logs)
+        for side in times:
+            times[side].append(seconds[side])
+        if not args.quiet_progress:
+            print(f"  {name} {backend} side by side run {repeat + 1}: hand {seconds['hand']:.2f} s on core "
+                  f"{cores['hand']}, dlae {seconds['dlae']:.2f} s on core {cores['dlae']}", file=sys.stderr, flush=True)
+    ratio = statistics.median(times["hand"]) / statistics.median(times["dlae"])
+    paired = statistics.median(h / d for h, d in zip(times["hand"], times["dlae"]))
+    print(f"{name:7s} {backend:10s} side by side, 1 thread each: hand {_fmt(times['hand'])}  dlae "
+          f"{_fmt(times['dlae'])}  ratio of medians hand/dlae {ratio:.3f}, median paired ratio {paired:.3f}", flush=True)
+    return {**times, "ratio": ratio, "paired_ratio": paired, "mode": "side by side"}
 
 
 def _fmt(values: list[float]) -> str:

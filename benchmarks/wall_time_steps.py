@@ -19,6 +19,7 @@ affect them alike; the median paired ratio (hand / dlae per round) is the figure
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -66,12 +67,16 @@ def compare(case, engine, batches, rounds: int) -> dict[str, list[float]]:
 
     sides = {"hand step": hand_epoch, "dlae step": dlae_epoch}
     times: dict[str, list[float]] = {side: [] for side in sides}
+    kernel = {side: [] for side in sides}  # (minor page faults, system CPU seconds) per epoch
     for round_ in range(rounds):
         for side in (list(sides) if round_ % 2 == 0 else list(sides)[::-1]):
+            before = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()
             sides[side]()
             times[side].append(time.perf_counter() - start)
-    return times
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            kernel[side].append((after.ru_minflt - before.ru_minflt, after.ru_stime - before.ru_stime))
+    return times, kernel
 
 
 def main() -> None:
@@ -91,13 +96,16 @@ def main() -> None:
         if set_epoch is not None:
             set_epoch(0)
         batches = list(train_batches)
-        times = compare(case, self.engine, batches, args.rounds)
+        times, kernel = compare(case, self.engine, batches, args.rounds)
         hand, dlae = times["hand step"], times["dlae step"]
         paired = statistics.median(h / d for h, d in zip(hand, dlae))
         print(f"{case.name}: seconds per epoch ({len(batches)} batches), hand step "
               f"{statistics.median(hand):.3f} ({', '.join(f'{v:.2f}' for v in hand)}), dlae step "
               f"{statistics.median(dlae):.3f} ({', '.join(f'{v:.2f}' for v in dlae)}); median paired ratio "
               f"hand/dlae {paired:.3f}")
+        for side, values in kernel.items():
+            print(f"  {side}: minor page faults per epoch {statistics.median(v[0] for v in values):.0f}, "
+                  f"system CPU {statistics.median(v[1] for v in values):.3f} s per epoch")
         print(f"machine: {common.MACHINE}")
         raise SystemExit(0)
 

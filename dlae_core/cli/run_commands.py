@@ -33,10 +33,12 @@ PROCESSES = click.option("--processes", type=click.IntRange(min=1), default=None
 
 def _execute(config_path: str, backend: str, session: str | None, *, resume: bool = False,
              no_cache: bool = False, **options) -> None:
+    from dlae_core.running.allocator import keep_freed_memory
     from dlae_core.running.run import Run, RunOptions
 
     from dlae_core.cli.processes import data_parallel, first_line, launched, secondary_session
 
+    keep_freed_memory()  # before the data and the model are allocated
     adjust = _adjustments(resume=resume, no_cache=no_cache)
     config, plan, registry = load_and_plan(config_path, check_data=True, session=session, backend=backend,
                                            adjust=adjust)
