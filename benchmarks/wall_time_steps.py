@@ -13,7 +13,8 @@ after round, one epoch of each:
   U-Net), F.cross_entropy on logits, Adam: what the hand-written script does per batch.
 
 Both run under the same threads, heap and machine load, so stolen CPU time and other neighbours
-affect them alike; the median paired ratio (hand / dlae per round) is the figure to read.
+affect them alike; the median paired ratio (hand / dlae per round) is the figure to read. Each
+side's minor page faults and system CPU seconds per epoch are printed too (what the allocator costs).
 """
 
 from __future__ import annotations
