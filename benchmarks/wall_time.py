@@ -135,6 +135,8 @@ def main() -> None:
     parser.add_argument("--quiet-progress", action="store_true", help="no line per run on standard error")
     parser.add_argument("extra", nargs="*", help="more `dlae run` options (after --)")
     args = parser.parse_args()
+    if args.side_by_side and (args.before or len(os.sched_getaffinity(0)) < 2):
+        raise SystemExit("--side-by-side needs two usable cores and no --before")
     cases = [CASES[name] for name in args.cases.split(",")]
     common.require_data(*{f for case in cases for f in case.files()})
     work = Path(tempfile.mkdtemp(prefix="dlae_wall_time_"))
@@ -143,6 +145,9 @@ def main() -> None:
         for case in cases:
             for backend in args.backends.split(","):
                 runs = commands(case, backend, work, args.epochs, args.extra)
+                if args.side_by_side:
+                    results[f"{case.name}/{backend}"] = _side_by_side_case(case.name, backend, runs, work, args)
+                    continue
                 sides = ["hand", "dlae"] + (["before"] if args.before else [])
                 envs = {"before": tree_env(args.before)} if args.before else {}
                 if args.before:  # the same command with its own config and outputs, run by the other checkout
@@ -150,9 +155,6 @@ def main() -> None:
                 times = {side: [] for side in sides}
                 cpu = {side: [] for side in sides}
                 steal = []
-                if args.side_by_side:
-                    results[f"{case.name}/{backend}"] = _side_by_side_case(case.name, backend, runs, work, args)
-                    continue
                 for repeat in range(args.repeats):
                     order = sides if repeat % 2 == 0 else sides[::-1]
                     for side in order:
@@ -187,8 +189,6 @@ def main() -> None:
 
 
 def _side_by_side_case(name: str, backend: str, runs: dict, work: Path, args) -> dict:
-    if args.before or len(os.sched_getaffinity(0)) < 2:
-        raise SystemExit("--side-by-side needs two usable cores and no --before")
     first, second = sorted(os.sched_getaffinity(0))[:2]
     times = {"hand": [], "dlae": []}
     for repeat in range(args.repeats):

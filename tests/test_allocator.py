@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import ctypes.util
+import json
+import os
 import platform
 import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 
+import dlae_core.cli.run_commands as run_commands
+import dlae_core.running.allocator
+from dlae_core.cli.main import cli
 from dlae_core.running.allocator import keep_freed_memory
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
@@ -37,8 +43,6 @@ print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def probe(**env) -> tuple[str, int]:
-    import os
-
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES", "DLAE_MALLOC"))}
     done = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True,
                           check=True)
@@ -77,16 +81,7 @@ def test_nothing_outside_glibc(monkeypatch):
 
 
 def test_dlae_run_sets_it_before_loading_anything(tmp_path, monkeypatch):
-    import json
-
     pytest.importorskip("torch")
-
-    from click.testing import CliRunner
-
-    import dlae_core.cli.loading
-    import dlae_core.running.allocator
-    from dlae_core.cli.main import cli
-
     assert CliRunner().invoke(cli, ["example", "cnn", str(tmp_path)]).exit_code == 0
     config_path = tmp_path / "config.json"
     config = json.loads(config_path.read_text())
@@ -94,11 +89,8 @@ def test_dlae_run_sets_it_before_loading_anything(tmp_path, monkeypatch):
     config_path.write_text(json.dumps(config))
     calls = []
     monkeypatch.setattr(dlae_core.running.allocator, "keep_freed_memory", lambda: calls.append("allocator"))
-    load = dlae_core.cli.loading.load_and_plan
-    monkeypatch.setattr(dlae_core.cli.loading, "load_and_plan", lambda *a, **k: calls.append("load") or load(*a, **k))
-    import dlae_core.cli.run_commands as run_commands
-
-    monkeypatch.setattr(run_commands, "load_and_plan", dlae_core.cli.loading.load_and_plan)
+    load = run_commands.load_and_plan
+    monkeypatch.setattr(run_commands, "load_and_plan", lambda *a, **k: calls.append("load") or load(*a, **k))
     result = CliRunner().invoke(cli, ["run", "--backend", "torch", str(config_path), "--quiet", "--workers", "0"])
     assert result.exit_code == 0, result.output
     assert calls == ["allocator", "load"]

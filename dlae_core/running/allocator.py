@@ -61,10 +61,9 @@ def _glibc():
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        version = libc.gnu_get_libc_version  # only glibc has it (musl does not)
+        libc.gnu_get_libc_version  # only glibc has it (musl does not): the check, not called
     except (OSError, AttributeError):
         return None
-    version.restype = ctypes.c_char_p
     libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     libc.mallopt.restype = ctypes.c_int
     return libc
