@@ -22,6 +22,9 @@ optuna = pytest.importorskip("optuna")
 pytest.importorskip("torch")
 
 RATES = [0.01, 0.003, 0.001]
+# A tiny trial's epoch takes about 10 ms; a signal sent after the first epoch must find the trial still
+# running, even on a loaded machine where this test's polling loop gets the CPU late.
+EPOCHS_BEFORE_SIGNAL = 300
 
 
 def _study(out: Path, name: str = "sweep", url: str | None = None):
@@ -50,7 +53,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_sigkill_mid_trial_then_resume(tmp_path):
-    write_base(tmp_path, epochs=3, n=32)
+    write_base(tmp_path, epochs=EPOCHS_BEFORE_SIGNAL, n=32)
     sweep = write_sweep(tmp_path, search="grid", parameters={"learning_rate_schedule.learning_rate": RATES[:2]})
     out = tmp_path / "out"
     process = start("sweep", sweep, "-o", out)
@@ -74,12 +77,12 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
     trials = _study(out).get_trials()
     assert len(trials) == 3  # the killed one, failed by its stopped heartbeat, and its rerun
     assert sum(t.state.name == "FAIL" and "error" not in t.user_attrs for t in trials) == 1
-    assert len(run.joinpath("history.csv").read_text().splitlines()) == 1 + 3  # rerun from the start, whole
+    assert len(run.joinpath("history.csv").read_text().splitlines()) == 1 + EPOCHS_BEFORE_SIGNAL  # rerun whole
     assert json.loads((run / "model.pt.run.json").read_text())["status"] == "finished"
 
 
 def test_ctrl_c_mid_trial_queues_it_again_at_once(tmp_path):
-    write_base(tmp_path, epochs=20)  # far more epochs than run before the signal lands
+    write_base(tmp_path, epochs=10 * EPOCHS_BEFORE_SIGNAL)  # stopped long before its end
     sweep = write_sweep(tmp_path, search="grid", parameters={"learning_rate_schedule.learning_rate": RATES[:1]})
     out = tmp_path / "out"
     process = start("sweep", sweep, "-o", out)
