@@ -58,12 +58,16 @@ def timed(command: list[str], log: Path, env: dict | None = None) -> tuple[float
     cpu, ticks = _children_cpu() - cpu_before, _cpu_ticks()
     log.write_text(done.stdout)
     if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-3000:]}")
+        raise _failed(command, done.returncode, done.stdout)
     stolen = None
     if ticks and steal_before:
         total = sum(ticks) - sum(steal_before)
         stolen = (ticks[7] - steal_before[7]) / total if total > 0 else 0.0
     return seconds, cpu, stolen
+
+
+def _failed(command: list[str], code: int, output: str) -> SystemExit:
+    return SystemExit(f"failed ({code}): {' '.join(command)}\n{output[-3000:]}")
 
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
@@ -82,8 +86,7 @@ def side_by_side(runs: dict[str, list[str]], cores: dict[str, int], logs: dict[s
             if side not in seconds and process.poll() is not None:
                 seconds[side] = time.perf_counter() - started
                 if process.returncode:
-                    raise SystemExit(f"failed ({process.returncode}): {' '.join(runs[side])}\n"
-                                     f"{logs[side].read_text()[-3000:]}")
+                    raise _failed(runs[side], process.returncode, logs[side].read_text())
         time.sleep(0.05)
     return seconds
 

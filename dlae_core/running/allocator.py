@@ -4,7 +4,7 @@ glibc's malloc gives large freed blocks back to the kernel (``munmap``, heap tri
 its thresholds to the order of past allocations. A training step allocates and frees the same
 few-megabyte tensors (activations, gradients, im2col buffers) every batch, so depending on that
 order a CPU run re-faults hundreds of thousands of fresh pages per epoch: measured on the digits CNN
-of benchmarks/wall_time.py (one thread, 10 epochs) 0.5-2.1 million minor page faults and 1.2-1.8 s
+of benchmarks/wall_time.py (one thread, 10 epochs) 0.5-2.1 million minor page faults and 1.2-3.4 s
 of system time per run, varying from run to run, against 80 thousand and 0.27 s with the settings
 below. The settings are fixed thresholds, so the count no longer depends on the allocation order.
 
@@ -35,7 +35,8 @@ USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP
 def keep_freed_memory(environ=os.environ) -> bool:
     """Set glibc's malloc thresholds for a training or prediction process; True when they were set.
 
-    Called once at the start of ``dlae run``/``dlae predict``; forked loader workers inherit it.
+    Called once at the start of ``dlae run``/``dlae predict`` (experiments and sweep trials run through
+    them); forked loader workers inherit it.
     """
     if not _ours_to_set(environ):
         return False
